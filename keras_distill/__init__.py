@@ -1,0 +1,10 @@
+"""keras-distill: knowledge distillation for Keras 3.
+
+Train a small student from a large teacher with `compile`/`fit`, then ship it.
+"""
+
+from keras_distill import losses
+from keras_distill.distiller import Distiller
+from keras_distill.transfer import TransferResult
+from keras_distill.transfer import transfer_weights
+from keras_distill.version import __version__

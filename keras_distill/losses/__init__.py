@@ -1,0 +1,66 @@
+"""Distillation losses: each a function and a registered `keras.losses.Loss` class."""
+
+import keras
+
+from keras_distill.losses.adapters import KerasDistillationLossAdapter
+from keras_distill.losses.adapters import KerasLossAdapter
+from keras_distill.losses.adapters import is_keras_distillation_loss
+from keras_distill.losses.distillation_loss import DistillationLoss
+from keras_distill.losses.kd_loss import KDLoss
+from keras_distill.losses.kd_loss import kd_loss
+from keras_distill.losses.logit_mse import LogitMSE
+from keras_distill.losses.logit_mse import logit_mse
+from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
+from keras_distill.losses.soft_target_cross_entropy import soft_target_cross_entropy
+
+ALL_LOSSES = {
+    "kd_loss": KDLoss,
+    "kd": KDLoss,
+    "soft_target_cross_entropy": SoftTargetCrossEntropy,
+    "logit_mse": LogitMSE,
+}
+
+
+def get(identifier):
+    """Returns a distillation loss callable from an identifier.
+
+    Args:
+        identifier: `None` (a `KDLoss`), one of the names `"kd_loss"`, `"kd"`,
+            `"soft_target_cross_entropy"`, `"logit_mse"`, a Keras loss name
+            (used like the keras.io example: on softened probabilities, times
+            T²), a `DistillationLoss`, a `keras.losses.Loss`, a
+            `keras.distillation.DistillationLoss`, or a config dict.
+
+    Returns:
+        A callable `(teacher_outputs, student_outputs, sample_weight=None,
+        temperature=1.0, activation=None) -> scalar`.
+    """
+    if identifier is None:
+        return KDLoss()
+    if isinstance(identifier, dict):
+        identifier = keras.saving.deserialize_keras_object(identifier)
+    if isinstance(identifier, DistillationLoss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in ALL_LOSSES:
+            return ALL_LOSSES[identifier]()
+        try:
+            keras_loss = keras.losses.get(identifier)
+        except ValueError:
+            keras_loss = None
+        if keras_loss is None:
+            raise ValueError(
+                "`distillation_loss_fn`: unknown loss name "
+                f"{identifier!r}. Expected one of {sorted(ALL_LOSSES)} or a "
+                "Keras loss name such as 'kl_divergence'."
+            )
+        return KerasLossAdapter(keras_loss)
+    if is_keras_distillation_loss(identifier):
+        return KerasDistillationLossAdapter(identifier)
+    if isinstance(identifier, keras.losses.Loss) or callable(identifier):
+        return KerasLossAdapter(identifier)
+    raise ValueError(
+        "`distillation_loss_fn` must be a loss name, a keras_distill loss, a "
+        "keras.losses.Loss, a keras.distillation.DistillationLoss or a callable. "
+        f"Received: {identifier!r} of type {type(identifier).__name__}."
+    )

@@ -1,0 +1,140 @@
+"""Base class of the distillation losses: compares teacher and student outputs."""
+
+import keras
+from keras import ops
+
+from keras_distill.api_export import register
+
+ACTIVATIONS = ("auto", "softmax", "sigmoid")
+REDUCTIONS = (None, "none", "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight")
+
+
+def resolve_activation(activation, logits):
+    """Resolves `"auto"` to `"sigmoid"` for one output unit, else `"softmax"`."""
+    if activation != "auto":
+        return activation
+    return "sigmoid" if logits.shape[-1] == 1 else "softmax"
+
+
+def scale_for_distribution(value):
+    """Divides a per-replica mean by the replica count, as Keras losses do.
+
+    Gradients are summed over replicas, so each replica contributes
+    `1 / num_replicas` of the global mean.
+    """
+    import tensorflow as tf
+
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if num_replicas > 1:
+        value = value / float(num_replicas)
+    return value
+
+
+def reduce_per_sample(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """Weights per-sample values and reduces them the way `keras.losses.Loss` does."""
+    if sample_weight is not None:
+        sample_weight = ops.cast(sample_weight, values.dtype)
+        while len(sample_weight.shape) > len(values.shape):
+            sample_weight = ops.squeeze(sample_weight, axis=-1)
+        while len(sample_weight.shape) < len(values.shape):
+            sample_weight = ops.expand_dims(sample_weight, axis=-1)
+        values = values * sample_weight
+    if reduction in (None, "none"):
+        return values
+    total = ops.sum(values)
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = ops.sum(sample_weight)
+    else:
+        divisor = ops.cast(ops.size(values), values.dtype)
+    return scale_for_distribution(ops.divide_no_nan(total, divisor))
+
+
+@register
+class DistillationLoss(keras.losses.Loss):
+    """Base class of the losses that compare teacher and student outputs.
+
+    Subclasses implement `call(teacher_outputs, student_outputs, temperature)`
+    returning one value per sample. `__call__` casts both outputs to float32
+    (distillation math stays in float32 under mixed precision), applies
+    `sample_weight` and reduces like any `keras.losses.Loss`.
+
+    Args:
+        reduction: How per-sample values are reduced: `"sum_over_batch_size"`,
+            `"sum"`, `"mean_with_sample_weight"` or `None`. Defaults to
+            `"sum_over_batch_size"`.
+        name: Name of the loss. Defaults to the snake-case class name.
+    """
+
+    uses_temperature = True
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"`reduction` must be one of {REDUCTIONS}. Received: reduction={reduction!r}"
+            )
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+
+    def __call__(
+        self,
+        teacher_outputs,
+        student_outputs,
+        sample_weight=None,
+        temperature=1.0,
+        activation=None,
+    ):
+        """Computes the reduced loss.
+
+        Args:
+            teacher_outputs: Teacher logits (or outputs, for regression).
+            student_outputs: Student logits of the same shape.
+            sample_weight: Optional per-sample weights.
+            temperature: Softening temperature, a float or a scalar tensor.
+                Ignored by losses that do not use one. Defaults to `1.0`.
+            activation: Output activation detected by the `Distiller`, used
+                when the loss was built with `activation="auto"`.
+
+        Returns:
+            The reduced loss, a float32 scalar (or per-sample values for
+            `reduction=None`).
+        """
+        teacher_outputs = ops.cast(teacher_outputs, "float32")
+        student_outputs = ops.cast(student_outputs, "float32")
+        temperature = ops.cast(temperature, "float32")
+        values = self.call(teacher_outputs, student_outputs, temperature, activation=activation)
+        return reduce_per_sample(values, sample_weight, self.reduction)
+
+    def call(self, teacher_outputs, student_outputs, temperature, activation=None):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement "
+            "`call(teacher_outputs, student_outputs, temperature, activation=None)`."
+        )
+
+    def get_config(self):
+        return {"reduction": self.reduction, "name": self.name}
+
+
+class ActivationLoss(DistillationLoss):
+    """A distillation loss over softmax or sigmoid outputs (shared `activation` handling)."""
+
+    def __init__(self, activation="auto", reduction="sum_over_batch_size", name=None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}"
+            )
+        super().__init__(reduction=reduction, name=name)
+        self.activation = activation
+
+    def resolve(self, logits, hint=None):
+        """Returns the activation to use: explicit, else the Distiller's hint, else by shape."""
+        if self.activation != "auto":
+            return self.activation
+        if hint in ("softmax", "sigmoid"):
+            return hint
+        return resolve_activation("auto", logits)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"activation": self.activation})
+        return config

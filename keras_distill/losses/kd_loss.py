@@ -1,0 +1,90 @@
+"""Hinton et al. (2015) knowledge-distillation loss: KL divergence of softened outputs."""
+
+from keras import ops
+
+from keras_distill.api_export import register
+from keras_distill.losses.distillation_loss import ActivationLoss
+from keras_distill.losses.distillation_loss import resolve_activation
+
+
+def kd_loss(teacher_logits, student_logits, temperature=1.0, activation="auto"):
+    """Per-sample KL(teacher || student) of temperature-softened outputs, times T².
+
+    For `activation="softmax"` this is
+    `T² * sum_k p_k (log p_k - log q_k)` with `p = softmax(t / T)` and
+    `q = softmax(s / T)`. For `"sigmoid"` (binary and multi-label tasks) each
+    unit is a Bernoulli distribution and the per-unit KL is averaged over the
+    units. The T² factor keeps gradient magnitudes comparable across
+    temperatures. Computed in float32 from log-probabilities, so it never
+    produces NaN or inf for finite logits.
+
+    Args:
+        teacher_logits: Teacher logits, shape `(batch, ..., units)`.
+        student_logits: Student logits, same shape.
+        temperature: Softening temperature, > 0. Defaults to `1.0`.
+        activation: `"softmax"`, `"sigmoid"` or `"auto"` (sigmoid for one
+            unit, else softmax). Defaults to `"auto"`.
+
+    Returns:
+        A float32 tensor of shape `(batch, ...)`.
+
+    Reference:
+        Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
+        Network", 2015.
+    """
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
+    temperature = ops.cast(temperature, "float32")
+    t = teacher_logits / temperature
+    s = student_logits / temperature
+    activation = resolve_activation(activation, t)
+    if activation == "softmax":
+        log_p = ops.log_softmax(t, axis=-1)
+        log_q = ops.log_softmax(s, axis=-1)
+        kl = ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1)
+    else:
+        log_p1, log_p0 = ops.log_sigmoid(t), ops.log_sigmoid(-t)
+        log_q1, log_q0 = ops.log_sigmoid(s), ops.log_sigmoid(-s)
+        kl = ops.exp(log_p1) * (log_p1 - log_q1) + ops.exp(log_p0) * (log_p0 - log_q0)
+        kl = ops.mean(kl, axis=-1)
+    return kl * ops.square(temperature)
+
+
+@register
+class KDLoss(ActivationLoss):
+    """Hinton knowledge-distillation loss, `T² * KL(softmax(t/T) || softmax(s/T))`.
+
+    The temperature is not an argument of the loss: the `Distiller` passes its
+    (schedulable) temperature on every step. Called directly, the loss takes
+    `temperature=` as a keyword.
+
+    Args:
+        activation: `"softmax"` (multi-class), `"sigmoid"` (binary and
+            multi-label, per-unit KL averaged over units) or `"auto"` (the
+            teacher's output activation when the `Distiller` detects one, else
+            sigmoid for one unit and softmax otherwise). Defaults to `"auto"`.
+        reduction: Defaults to `"sum_over_batch_size"`.
+        name: Defaults to `"kd_loss"`.
+
+    Example:
+
+    ```python
+    loss = keras_distill.losses.KDLoss()
+    value = loss(teacher_logits, student_logits, temperature=4.0)
+    ```
+
+    Reference:
+        Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
+        Network", 2015.
+    """
+
+    def __init__(self, activation="auto", reduction="sum_over_batch_size", name="kd_loss"):
+        super().__init__(activation=activation, reduction=reduction, name=name)
+
+    def call(self, teacher_outputs, student_outputs, temperature, activation=None):
+        return kd_loss(
+            teacher_outputs,
+            student_outputs,
+            temperature,
+            activation=self.resolve(teacher_outputs, activation),
+        )

@@ -1,0 +1,34 @@
+"""Installs keras-distill. Metadata and tool settings live in setup.cfg."""
+
+import pathlib
+import re
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"',
+    (HERE / "keras_distill" / "version.py").read_text(),
+).group(1)
+
+ONNX = ["tf2onnx>=1.17", "onnx>=1.16", "onnxruntime>=1.18"]
+LITERT = ["ai-edge-litert>=1.2"]
+TFMOT = ["tensorflow-model-optimization>=0.8.0", "tf-keras>=2.18"]
+PLOT = ["matplotlib>=3.7"]
+EXAMPLES = ["scikit-learn>=1.3"]
+EXPORT = ONNX + LITERT
+
+setup(
+    version=VERSION,
+    packages=find_packages(include=["keras_distill", "keras_distill.*"]),
+    extras_require={
+        "onnx": ONNX,
+        "litert": LITERT,
+        "export": EXPORT,
+        "tfmot": TFMOT,
+        "plot": PLOT,
+        "examples": EXAMPLES,
+        "test": ["pytest>=7"] + EXAMPLES + EXPORT + PLOT,
+    },
+)
