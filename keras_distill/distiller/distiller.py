@@ -7,10 +7,13 @@ from keras import ops
 
 from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
+from keras_distill.losses.adapters import FunctionLoss
 from keras_distill.distiller import validation
 from keras_distill.distiller.output_logits import TeacherLogits
 from keras_distill.distiller.output_logits import probabilities_to_logits
 from keras_distill.distiller.output_logits import resolve_output_activation
+from keras_distill.cache import augmentation
+from keras_distill.cache import packed_inputs
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 
@@ -209,11 +212,23 @@ class Distiller(keras.Model):
             )
 
     def call(self, inputs, training=None):
+        inputs, _ = packed_inputs.unpack(inputs)
         return self.student(inputs, training=training)
 
     def teacher_logits(self, x):
         """The frozen teacher's logits for `x`, float32, without gradient."""
         return self._teacher_logits(x)
+
+    def _inputs_and_teacher_logits(self, x):
+        """Splits `x` from a `TeacherCache` into student inputs and cached logits.
+
+        Plain inputs run the teacher; packed ones skip it entirely.
+        """
+        inputs, cached = packed_inputs.unpack(x)
+        if cached is None:
+            return x, self.teacher_logits(x)
+        augmentation.warn_if_augmented(self.student)
+        return inputs, packed_inputs.cached_teacher_logits(cached, self.teacher, self.student)
 
     def student_logits(self, y_pred):
         """Float32 logits from the student's outputs (differentiable)."""
@@ -260,7 +275,7 @@ class Distiller(keras.Model):
 
         self._check_compiled()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher_logits = self.teacher_logits(x)
+        x, teacher_logits = self._inputs_and_teacher_logits(x)
         with tf.GradientTape() as tape:
             y_pred = self.student(x, training=True)
             loss, student_loss, distillation_loss = self.compute_distillation_loss(
@@ -277,6 +292,7 @@ class Distiller(keras.Model):
     def test_step(self, data):
         self._check_compiled()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, _ = packed_inputs.unpack(x)
         y_pred = self.student(x, training=False)
         if self.student_loss_fn is not None:
             validation.check_labels(y, y_pred)
@@ -303,7 +319,7 @@ class Distiller(keras.Model):
 
     def _check_compiled(self):
         if self.distillation_loss_fn is None:
-            raise RuntimeError(
+            raise ValueError(
                 "The Distiller is not compiled: call `distiller.compile(optimizer=..., "
                 "student_loss_fn=..., distillation_loss_fn=..., alpha=..., "
                 "temperature=...)` before `fit` or `evaluate`."
@@ -353,7 +369,7 @@ def _student_loss(identifier):
         if isinstance(fn, keras.losses.Loss):
             return fn
     if callable(identifier):
-        return keras.losses.LossFunctionWrapper(identifier)
+        return FunctionLoss(identifier)
     raise ValueError(
         "`student_loss_fn` must be a Keras loss, a loss name or a function. "
         f"Received: {identifier!r} of type {type(identifier).__name__}."

@@ -14,14 +14,28 @@ from keras import ops
 from keras_distill.losses.distillation_loss import scale_for_distribution
 
 
+class FunctionLoss(keras.losses.Loss):
+    """Turns a function `(y_true, y_pred) -> per-sample loss` into a Keras loss."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+
 class KerasLossAdapter:
     """Applies a Keras loss to temperature-softened probabilities, times T²."""
 
     uses_temperature = True
 
     def __init__(self, loss):
+        if not isinstance(loss, keras.losses.Loss):
+            loss = FunctionLoss(loss)
         self.loss = loss
-        self.name = getattr(loss, "name", None) or getattr(loss, "__name__", "keras_loss")
+        self.name = loss.name
+        self.reduction = loss.reduction
 
     def __call__(
         self, teacher_outputs, student_outputs, sample_weight=None, temperature=1.0, activation=None
