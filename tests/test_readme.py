@@ -1,0 +1,35 @@
+"""The README's commands and quickstart are real: CI runs the same test command, the snippet runs."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+TEST_COMMAND = 'pip install -c constraints.txt -e ".[test]" && python -m pytest -q'
+
+
+def test_readme_first_screen_has_both_setup_commands():
+    first_screen = "\n".join(README.splitlines()[:25])
+    assert TEST_COMMAND in first_screen
+    assert re.search(r'pip install -c constraints.txt -e "\.\[examples\]" && python \S+', first_screen)
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    pattern = re.search(r"grep -m1 '(.+)' README.md", ci).group(1)
+    matches = [line for line in README.splitlines() if re.match(pattern, line)]
+    assert matches[0] == TEST_COMMAND
+
+
+def test_quickstart_snippet_runs():
+    section = README.split("## Quickstart", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    student = namespace["student"]
+    assert student.name != namespace["teacher"].name
+    assert namespace["distiller"].student is student
+    results = namespace["distiller"].evaluate(
+        namespace["x_test"], namespace["y_test"], return_dict=True, verbose=0
+    )
+    assert results["accuracy"] > 0.5
