@@ -1,0 +1,3 @@
+"""Offline distillation: the teacher's outputs computed once and fed to `fit`."""
+
+from keras_distill.cache.teacher_cache import TeacherCache

@@ -1,0 +1,380 @@
+"""TeacherCache: a frozen teacher's logits, computed once and reused every epoch."""
+
+import numbers
+import os
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+
+from keras_distill.api_export import register
+from keras_distill.cache import augmentation
+from keras_distill.cache import fingerprint as fingerprint_lib
+from keras_distill.cache import packed_inputs
+from keras_distill.distiller.output_logits import TeacherLogits
+from keras_distill.distiller.output_logits import resolve_output_activation
+
+
+class _TeacherOutputs(keras.Model):
+    """The compiled forward pass of a cache: teacher logits, optionally top-k."""
+
+    def __init__(self, logits_fn, top_k):
+        super().__init__(name="teacher_outputs")
+        self._logits_fn = logits_fn
+        self._top_k = top_k
+        self.num_classes = None
+        self.built = True
+
+    def call(self, x):
+        logits = self._logits_fn(x)
+        self.num_classes = logits.shape[-1]
+        if self._top_k is None:
+            return logits
+        if self._top_k > logits.shape[-1]:
+            raise ValueError(
+                f"`top_k` must be at most the number of classes ({logits.shape[-1]}). "
+                f"Received: top_k={self._top_k}"
+            )
+        return packed_inputs.compress_top_k(logits, self._top_k)
+
+
+@register
+class TeacherCache:
+    """A teacher's logits for a fixed dataset, computed once (offline distillation).
+
+    Online distillation runs the teacher on every batch of every epoch, for
+    the same inputs. A `TeacherCache` runs it once, batched and compiled, and
+    feeds the stored logits to `Distiller.fit`, whose training step then skips
+    the teacher. `cache.inputs(x)` (NumPy) and `cache.dataset(x, y)`
+    (`tf.data`) put each sample's logits inside its input structure, so they
+    stay with their sample under any shuffling. Validation data can be the
+    plain inputs: `evaluate` does not use the teacher.
+
+    Sparse storage (`top_k=k`) keeps the k largest logits per sample and one
+    fill logit for the other classes, chosen so that softmax gives the exact
+    top-k probabilities and spreads the remaining mass uniformly over the
+    other `C - k` classes. The tail's shape is lost: at temperature T > 1 the
+    flat tail gets slightly more softened mass than the teacher's (the
+    student is pulled toward a flatter tail), a bias that vanishes as k
+    approaches C or T approaches 1. `top_k=C` reproduces dense logits exactly.
+
+    On-disk caches (`path=`) are `.npz` files written atomically and
+    fingerprinted by the teacher's weights and the input data: a cache whose
+    teacher or data changed is recomputed (by `compute`) or rejected (by
+    `load`), never silently reused.
+
+    Caching is wrong for randomly augmented inputs (the cached logits belong
+    to the un-augmented sample): the `Distiller` warns when the student holds
+    random preprocessing layers, and `dataset(..., augmented=True)` warns for
+    augmentation done in the pipeline.
+
+    Args:
+        teacher_outputs: Dense float32 logits of shape `(num_samples, ...,
+            num_classes)`, or a dict of top-k `values`, `indices` and `fill`.
+        fingerprint: The fingerprint of the teacher and data they came from.
+        num_classes: Size of the teacher's output (last axis); needed for
+            top-k outputs. Defaults to `None` (read from dense logits).
+        path: The file the cache was loaded from or saved to. Defaults to `None`.
+
+    Example:
+
+    ```python
+    cache = keras_distill.TeacherCache.compute(teacher, x_train, path="teacher.npz")
+    distiller.fit(cache.inputs(x_train), y_train, epochs=10,
+                  validation_data=(x_val, y_val))
+    ```
+
+    Reference:
+        Anshumann et al., "Sparse Logit Sampling: Accelerating Knowledge
+        Distillation in LLMs", ACL 2025 (bias of top-k teacher caches).
+    """
+
+    def __init__(self, teacher_outputs, fingerprint, num_classes=None, path=None):
+        if isinstance(teacher_outputs, dict):
+            missing = set(packed_inputs.TOP_K_FIELDS) - set(teacher_outputs)
+            if missing or num_classes is None:
+                raise ValueError(
+                    "Top-k `teacher_outputs` need the fields "
+                    f"{packed_inputs.TOP_K_FIELDS} and `num_classes`. Missing: "
+                    f"{sorted(missing) or 'num_classes'}."
+                )
+        else:
+            num_classes = np.shape(teacher_outputs)[-1]
+        self._outputs = teacher_outputs
+        self._fingerprint = fingerprint
+        self._num_classes = int(num_classes)
+        self._path = path
+
+    @classmethod
+    def compute(
+        cls,
+        teacher,
+        x,
+        batch_size=256,
+        top_k=None,
+        path=None,
+        teacher_activation="auto",
+        jit_compile="auto",
+        verbose=0,
+    ):
+        """Runs the teacher once over `x` and returns its cached logits.
+
+        Args:
+            teacher: The teacher `keras.Model`, or a `Distiller` (its teacher
+                and `teacher_activation` are used).
+            x: The inputs, a NumPy array or a nested structure of arrays, in
+                the order that `inputs(x)` or `dataset(x)` will use them.
+            batch_size: Batch size of the teacher pass. Defaults to `256`.
+            top_k: Keep only the `top_k` largest logits per sample (and one
+                fill value); `None` keeps dense logits. Defaults to `None`.
+            path: An `.npz` file. When it holds a cache with the same
+                fingerprint, that cache is loaded instead of recomputed;
+                otherwise the new cache is written there atomically.
+                Defaults to `None` (in memory only).
+            teacher_activation: What the teacher outputs, as in `Distiller`:
+                `"auto"`, `None`/`"linear"`, `"softmax"` or `"sigmoid"`;
+                probabilities are turned back into logits. Defaults to `"auto"`.
+            jit_compile: Compile the teacher pass with XLA; `"auto"` follows
+                Keras. Defaults to `"auto"`.
+            verbose: Progress bar of the teacher pass. Defaults to `0`.
+
+        Returns:
+            A `TeacherCache`.
+        """
+        from keras_distill.distiller.distiller import Distiller
+
+        if isinstance(teacher, Distiller):
+            teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
+        _check_arguments(teacher, x, batch_size, top_k)
+        logits_fn = _logits_fn(teacher, teacher_activation)
+        expected = fingerprint_lib.fingerprint(
+            _teacher_part(teacher, logits_fn, top_k), fingerprint_lib.data_fingerprint(x)
+        )
+        if path is not None and os.path.exists(path):
+            try:
+                return cls.load(path, fingerprint=expected)
+            except ValueError as error:
+                warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
+        model = _TeacherOutputs(logits_fn, top_k)
+        model.jit_compile = model._resolve_auto_jit_compile() if jit_compile == "auto" else jit_compile
+        outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
+        cache = cls(outputs, expected, num_classes=model.num_classes)
+        if path is not None:
+            cache.save(path)
+        return cache
+
+    @classmethod
+    def load(cls, path, teacher=None, x=None, fingerprint=None, teacher_activation="auto"):
+        """Loads a cache saved by `save`/`compute`, checking its fingerprint.
+
+        Pass the `teacher` and the inputs `x` it should belong to (the
+        fingerprint is recomputed from them), or a `fingerprint` string.
+
+        Raises:
+            ValueError: When neither is given, or the file belongs to another
+                teacher or other data.
+        """
+        if fingerprint is None and (teacher is None or x is None):
+            raise ValueError(
+                "`TeacherCache.load` needs `teacher` and `x` (or `fingerprint`) to check "
+                "that the cache belongs to them; a stale cache must not be reused."
+            )
+        with np.load(path, allow_pickle=False) as data:
+            fields = {name: data[name] for name in data.files}
+        stored = str(fields.pop("fingerprint"))
+        top_k = int(fields.pop("top_k"))
+        num_classes = int(fields.pop("num_classes"))
+        if int(fields.pop("format_version")) != fingerprint_lib.FORMAT_VERSION:
+            raise ValueError(f"{path!r} was written by another version of keras_distill.")
+        if fingerprint is None:
+            from keras_distill.distiller.distiller import Distiller
+
+            if isinstance(teacher, Distiller):
+                teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
+            teacher_part = _teacher_part(
+                teacher, _logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None
+            )
+            fingerprint = fingerprint_lib.fingerprint(
+                teacher_part, fingerprint_lib.data_fingerprint(x)
+            )
+        if stored != fingerprint:
+            raise ValueError(
+                f"The cache {path!r} is stale: it was computed from another teacher "
+                "(weights or output activation) or other inputs. Recompute it with "
+                "`TeacherCache.compute(teacher, x, path=...)`."
+            )
+        outputs = fields["logits"] if "logits" in fields else fields
+        return cls(outputs, stored, num_classes=num_classes, path=path)
+
+    def save(self, path):
+        """Writes the cache to `path` (`.npz`) atomically: a failure leaves no partial file."""
+        arrays = dict(self._outputs) if self.top_k else {"logits": self._outputs}
+        arrays.update(
+            fingerprint=np.array(self._fingerprint),
+            top_k=np.array(self.top_k or 0),
+            num_classes=np.array(self._num_classes),
+            format_version=np.array(fingerprint_lib.FORMAT_VERSION),
+        )
+        directory = os.path.dirname(os.path.abspath(path))
+        handle = tempfile.NamedTemporaryFile(
+            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+        )
+        try:
+            with handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(handle.name, path)
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+        self._path = path
+
+    def inputs(self, x):
+        """Packs `x` with the cached logits, to pass as `x` to `Distiller.fit`.
+
+        `fit` slices the packed structure together with `y` and
+        `sample_weight`, so shuffling keeps every sample with its logits.
+
+        Args:
+            x: The same inputs, in the same order, as given to `compute`.
+
+        Returns:
+            A dict under reserved `keras_distill_*` keys; the `Distiller`
+            feeds its model inputs to the student and uses the cached logits
+            instead of running the teacher.
+        """
+        self._check_data(x)
+        return packed_inputs.pack(x, self._outputs)
+
+    def dataset(self, x, y=None, sample_weight=None, augmented=False):
+        """An unbatched `tf.data.Dataset` of `(packed inputs, y, sample_weight)`.
+
+        Shuffle, batch and prefetch it as usual: the logits travel inside
+        each element.
+
+        Args:
+            x: The same inputs, in the same order, as given to `compute`.
+            y: Labels. Defaults to `None`.
+            sample_weight: Per-sample weights. Defaults to `None`.
+            augmented: Set when the pipeline will randomly augment the inputs
+                after this point; it warns, since the cached logits belong to
+                the un-augmented inputs. Defaults to `False`.
+
+        Returns:
+            A `tf.data.Dataset`.
+        """
+        import tensorflow as tf
+
+        if sample_weight is not None and y is None:
+            raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
+        if augmented:
+            augmentation.warn_augmented_pipeline()
+        element = (self.inputs(x),) + tuple(v for v in (y, sample_weight) if v is not None)
+        return tf.data.Dataset.from_tensor_slices(element[0] if len(element) == 1 else element)
+
+    def dense_logits(self):
+        """The cached logits as a dense float32 NumPy array (expanded from top-k)."""
+        if not self.top_k:
+            return self._outputs
+        return keras.ops.convert_to_numpy(
+            packed_inputs.expand_top_k(self._outputs, self.num_classes)
+        )
+
+    @property
+    def top_k(self):
+        """The number of logits kept per sample, or `None` for dense storage."""
+        if isinstance(self._outputs, dict):
+            return self._outputs["values"].shape[-1]
+        return None
+
+    @property
+    def num_classes(self):
+        """The size of the teacher's output (its last axis)."""
+        return self._num_classes
+
+    @property
+    def num_samples(self):
+        """The number of cached samples."""
+        return len(self)
+
+    @property
+    def nbytes(self):
+        """Bytes held by the cached arrays."""
+        return sum(array.nbytes for array in keras.tree.flatten(self._outputs))
+
+    @property
+    def fingerprint(self):
+        """`"<teacher digest>-<data digest>"`, checked by `load` and `inputs`."""
+        return self._fingerprint
+
+    @property
+    def path(self):
+        """The file this cache was loaded from or saved to, or `None`."""
+        return self._path
+
+    def __len__(self):
+        return keras.tree.flatten(self._outputs)[0].shape[0]
+
+    def _check_data(self, x):
+        lengths = {np.shape(array)[0] for array in keras.tree.flatten(x)}
+        if lengths != {len(self)}:
+            raise ValueError(
+                f"`x` has {sorted(lengths)} samples but the cache holds {len(self)}. "
+                "Pass the same inputs, in the same order, as to `TeacherCache.compute`."
+            )
+        data_part = self._fingerprint.rsplit("-", 1)[-1]
+        if fingerprint_lib.data_fingerprint(x) != data_part:
+            raise ValueError(
+                "`x` is not the data this cache was computed on (its fingerprint "
+                "differs): pass the same inputs, in the same order, as to "
+                "`TeacherCache.compute`, or compute a cache for these inputs."
+            )
+
+    def get_config(self):
+        return {"path": self._path, "fingerprint": self._fingerprint}
+
+    @classmethod
+    def from_config(cls, config):
+        if config.get("path") is None:
+            raise ValueError(
+                "Only a saved TeacherCache can be restored from its config; call "
+                "`cache.save(path)` first."
+            )
+        return cls.load(config["path"], fingerprint=config["fingerprint"])
+
+
+def _check_arguments(teacher, x, batch_size, top_k):
+    if not isinstance(teacher, keras.Model):
+        raise TypeError(
+            f"`teacher` must be a keras.Model or a Distiller. Received: {teacher!r} "
+            f"of type {type(teacher).__name__}."
+        )
+    if _is_dataset(x):
+        raise TypeError(
+            "`x` must be NumPy arrays (or a nested structure of them), not a dataset: "
+            "the cache is indexed by sample. Received a "
+            f"{type(x).__name__}."
+        )
+    if packed_inputs.is_packed(x):
+        raise ValueError("`x` already carries cached teacher logits; pass the plain inputs.")
+    for name, value in (("batch_size", batch_size), ("top_k", top_k)):
+        if value is None and name == "top_k":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _is_dataset(x):
+    return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)
+
+
+def _logits_fn(teacher, teacher_activation):
+    activation = resolve_output_activation(teacher, teacher_activation, "teacher_activation")
+    return TeacherLogits(teacher, activation)
+
+
+def _teacher_part(teacher, logits_fn, top_k):
+    mode = f"{logits_fn.activation}:{logits_fn.mode}"
+    return fingerprint_lib.teacher_fingerprint(teacher, mode, top_k)
