@@ -1,0 +1,111 @@
+import csv
+import glob
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_distill as kd
+from tests import callback_testing
+from tests import testing
+
+EPOCHS = 4
+
+
+def _schedulers():
+    return [
+        kd.callbacks.TemperatureScheduler(kd.schedules.Linear(4.0, 1.0, steps=3)),
+        kd.callbacks.PhaseScheduler(
+            [kd.Phase("distill", epochs=2, alpha=0.2, learning_rate=0.1),
+             kd.Phase("fine_tune", alpha=1.0, learning_rate=0.05)]
+        ),
+    ]
+
+
+def _check_early_stopping(history, model, tmp_path):
+    assert len(history["loss"]) == 2
+
+
+def _check_model_checkpoint(history, model, tmp_path):
+    restored = callback_testing.distiller()
+    restored.load_weights(str(tmp_path / "distiller.weights.h5"))
+    testing.assert_weights_close(restored.student.get_weights(), model.student.get_weights())
+    assert float(restored.temperature) == history["temperature"][-1]
+
+
+def _check_reduce_lr_on_plateau(history, model, tmp_path):
+    # The first epoch sets the best loss; the plateau halves the LR after every later
+    # epoch, and the second phase starts again from its own LR (0.05).
+    assert history["learning_rate"] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0125)
+
+
+def _check_tensorboard(history, model, tmp_path):
+    tags = {}
+    for path in glob.glob(str(tmp_path / "tb" / "train" / "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(
+                    float(tf.make_ndarray(value.tensor))
+                )
+    for key in ("temperature", "alpha", "phase"):
+        assert tags[f"epoch_{key}"] == pytest.approx(history[key]), key
+
+
+def _check_csv_logger(history, model, tmp_path):
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == EPOCHS
+    for key in ("temperature", "alpha", "phase", "learning_rate"):
+        assert [float(row[key]) for row in rows] == pytest.approx(history[key]), key
+
+
+CASES = {
+    "early_stopping": (
+        lambda tmp: keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=10.0, patience=1),
+        _check_early_stopping,
+    ),
+    "model_checkpoint": (
+        lambda tmp: keras.callbacks.ModelCheckpoint(
+            str(tmp / "distiller.weights.h5"), save_weights_only=True
+        ),
+        _check_model_checkpoint,
+    ),
+    "reduce_lr_on_plateau": (
+        lambda tmp: keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", min_delta=10.0, patience=0, factor=0.5, min_lr=0.0
+        ),
+        _check_reduce_lr_on_plateau,
+    ),
+    "tensorboard": (
+        lambda tmp: keras.callbacks.TensorBoard(str(tmp / "tb"), write_graph=False),
+        _check_tensorboard,
+    ),
+    "csv_logger": (lambda tmp: keras.callbacks.CSVLogger(str(tmp / "log.csv")), _check_csv_logger),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_composes_with_keras_callbacks(tmp_path, name):
+    make, check = CASES[name]
+    x, y = testing.synthetic(n=32)
+    model = callback_testing.distiller()
+    history = model.fit(
+        x, y, epochs=EPOCHS, batch_size=16, verbose=0, validation_data=(x, y),
+        callbacks=_schedulers() + [make(tmp_path)],
+    ).history
+    assert history["temperature"] == pytest.approx([4.0, 3.0, 2.0, 1.0][: len(history["loss"])])
+    assert history["phase"] == [0, 0, 1, 1][: len(history["loss"])]
+    check(history, model, tmp_path)
+
+
+def test_public_names_exist():
+    for name in ("TemperatureScheduler", "AlphaScheduler", "PhaseScheduler", "FineTuning", "Phase",
+                 "DistillerCallback", "PhaseLearningRate"):
+        assert hasattr(kd.callbacks, name), name
+    for name in ("Schedule", "Constant", "Linear", "Cosine", "Exponential", "Piecewise", "Warmup",
+                 "get"):
+        assert hasattr(kd.schedules, name), name
+    assert kd.Phase is kd.callbacks.Phase
+    assert np.isfinite(kd.schedules.get(1.0)(0))
