@@ -1,0 +1,136 @@
+"""`keras-distill export`: export a saved student from the command line."""
+
+import os
+import sys
+
+QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+# Options that only the TFLite exporter takes, by command-line flag.
+TFLITE_FLAGS = {
+    "quantization": "--quantize",
+    "representative_data": "--representative-data",
+    "int8_io": "--int8-io",
+    "allow_select_tf_ops": "--allow-select-tf-ops",
+}
+
+
+def add_parser(subparsers):
+    """Registers the `export` subcommand on an argparse `subparsers`."""
+    from keras_distill.export.export import available_formats
+
+    parser = subparsers.add_parser(
+        "export",
+        help="Export a .keras model (a Distiller's student) and verify it.",
+        description=(
+            "Export a .keras model to SavedModel, TFLite or ONNX, run the artifact "
+            "in its runtime and compare it with Keras. A saved Distiller exports "
+            "its student only."
+        ),
+    )
+    parser.add_argument("model", help="The .keras file to export.")
+    parser.add_argument("--out", required=True, help="Where to write the artifact.")
+    parser.add_argument("--format", default="saved_model", choices=available_formats)
+    parser.add_argument("--quantize", choices=QUANTIZE_CHOICES, help="TFLite only.")
+    parser.add_argument(
+        "--representative-data",
+        metavar="FILE",
+        help="Calibration inputs for --quantize int8 (.npy, or .npz with one array "
+        "per model input, in input order).",
+    )
+    parser.add_argument("--sample-data", metavar="FILE", help="Inputs to verify on.")
+    parser.add_argument("--int8-io", action="store_true", help="int8 input/output tensors.")
+    parser.add_argument("--allow-select-tf-ops", action="store_true")
+    parser.add_argument("--opset", type=int, help="ONNX opset (15-18).")
+    parser.add_argument("--atol", type=float)
+    parser.add_argument("--rtol", type=float)
+    parser.add_argument("--min-agreement", type=float)
+    parser.add_argument("--no-verify", action="store_true", help="Skip verification.")
+    parser.add_argument("--overwrite", action="store_true", help="Replace --out.")
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="Load with safe_mode=False (allows Lambda layers; runs code in the file).",
+    )
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def _fail(message, status=2):
+    print(f"keras-distill export: error: {message}", file=sys.stderr)
+    return status
+
+
+def _load_arrays(path, flag):
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise ValueError(f"{flag} {path!r} does not exist.")
+    if not path.endswith((".npy", ".npz")):
+        raise ValueError(f"{flag} {path!r} must be a .npy or .npz file.")
+    data = np.load(path, allow_pickle=False)
+    if path.endswith(".npy"):
+        return data
+    arrays = [data[key] for key in data.files]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _options(args):
+    options = {
+        "quantization": None if args.quantize in (None, "none") else args.quantize,
+        "int8_io": args.int8_io,
+        "allow_select_tf_ops": args.allow_select_tf_ops,
+        "overwrite": args.overwrite,
+        "verify": not args.no_verify,
+        "atol": args.atol,
+        "rtol": args.rtol,
+        "min_agreement": args.min_agreement,
+    }
+    if args.representative_data:
+        options["representative_data"] = _load_arrays(
+            args.representative_data, "--representative-data"
+        )
+    if args.sample_data:
+        options["sample_inputs"] = _load_arrays(args.sample_data, "--sample-data")
+    if args.opset is not None:
+        if args.format != "onnx":
+            raise ValueError("--opset is only for --format onnx.")
+        options["opset"] = args.opset
+    if args.format != "tflite":
+        values = {flag: options.pop(name, None) for name, flag in TFLITE_FLAGS.items()}
+        used = [flag for flag, value in values.items() if value is not None and value is not False]
+        if used:
+            raise ValueError(f"{', '.join(used)}: only for --format tflite.")
+    return options
+
+
+def _load_model(path, unsafe):
+    import keras
+
+    if not os.path.isfile(path):
+        raise ValueError(f"MODEL {path!r} does not exist.")
+    if not path.endswith(".keras"):
+        raise ValueError(f"MODEL {path!r} must be a .keras file.")
+    try:
+        return keras.saving.load_model(path, safe_mode=not unsafe)
+    except ValueError as error:
+        if not unsafe and "safe_mode" in str(error):
+            raise ValueError(
+                f"{error}\nPass --unsafe to load it anyway, if you trust the file."
+            ) from error
+        raise
+
+
+def run(args):
+    """Handles `keras-distill export`; returns the exit status."""
+    from keras_distill.export.export import export
+    from keras_distill.export.verification import ExportVerificationError
+
+    try:
+        options = _options(args)
+        model = _load_model(args.model, args.unsafe)
+        result = export(model, args.out, format=args.format, **options)
+    except ExportVerificationError as error:
+        return _fail(f"{error}\nMeasured: {error.result}", status=1)
+    except (ValueError, TypeError, OSError) as error:
+        return _fail(error)
+    print(result)
+    return 0

@@ -1,0 +1,70 @@
+"""What an export wrote, and how closely it reproduces the Keras model."""
+
+import dataclasses
+
+
+def _size(num_bytes):
+    if num_bytes < 1024:
+        return f"{num_bytes} B"
+    if num_bytes < 1024**2:
+        return f"{num_bytes / 1024:.1f} KiB"
+    return f"{num_bytes / 1024**2:.1f} MiB"
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """The artifact an exporter wrote and its verification against Keras.
+
+    Verification runs the artifact in its own runtime (TensorFlow, the LiteRT
+    interpreter or ONNX Runtime) on sample inputs and compares its outputs
+    with the Keras model's. The metric fields are `None` when verification
+    was turned off (`verify=False`); `agreement` is also `None` when no output
+    is a classifier (last dimension 1).
+
+    Attributes:
+        path: Absolute path of the artifact.
+        format: `"saved_model"`, `"tflite"` or `"onnx"`.
+        quantization: `None`, `"float16"`, `"dynamic"` or `"int8"`.
+        size_bytes: Size of the artifact (all files of a SavedModel folder).
+        max_abs_diff: Largest absolute output difference from Keras.
+        mean_abs_diff: Mean absolute output difference from Keras.
+        agreement: Fraction of samples whose top-1 class matches Keras.
+        latency_ms: Mean single-sample inference time in the runtime, in
+            milliseconds.
+        num_samples: How many samples were compared.
+    """
+
+    path: str
+    format: str
+    quantization: str = None
+    size_bytes: int = 0
+    max_abs_diff: float = None
+    mean_abs_diff: float = None
+    agreement: float = None
+    latency_ms: float = None
+    num_samples: int = 0
+
+    @property
+    def verified(self):
+        """Whether the artifact was run and compared with Keras."""
+        return self.max_abs_diff is not None
+
+    def __repr__(self):
+        fields = [
+            f"format={self.format!r}",
+            f"quantization={self.quantization!r}",
+            f"path={self.path!r}",
+            f"size={_size(self.size_bytes)}",
+        ]
+        if not self.verified:
+            fields.append("verified=False")
+        else:
+            fields += [
+                f"max_abs_diff={self.max_abs_diff:.3g}",
+                f"mean_abs_diff={self.mean_abs_diff:.3g}",
+                "agreement="
+                + ("n/a" if self.agreement is None else f"{100 * self.agreement:.2f}%"),
+                f"latency={self.latency_ms:.3f} ms",
+                f"samples={self.num_samples}",
+            ]
+        return f"ExportResult({', '.join(fields)})"

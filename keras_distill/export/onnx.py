@@ -1,0 +1,87 @@
+"""Exporting a student as an ONNX model with tf2onnx."""
+
+from keras_distill.export import atomic
+from keras_distill.export import signature
+from keras_distill.export import verification
+from keras_distill.export.dependencies import import_optional
+
+OPSETS = (15, 16, 17, 18)
+DEFAULT_OPSET = 17
+
+
+def export_onnx(
+    model,
+    path,
+    opset=DEFAULT_OPSET,
+    overwrite=False,
+    verify=True,
+    sample_inputs=None,
+    atol=None,
+    rtol=None,
+    min_agreement=None,
+):
+    """Exports a student as an `.onnx` file and checks it in ONNX Runtime.
+
+    tf2onnx converts the student's inference function (`training=False`),
+    traced with one named input per model input and a dynamic batch
+    dimension (`tf2onnx.convert.from_function`; `from_keras` does not
+    support Keras 3 models).
+
+    Args:
+        model: A `keras_distill.Distiller` (its student is exported, never
+            its teacher) or a built `keras.Model`.
+        path: The `.onnx` file to write.
+        opset: The ONNX opset, one of `OPSETS`. Defaults to `17`.
+        overwrite: Whether to replace an existing `path`. Defaults to `False`.
+        verify: Whether to run the file with ONNX Runtime and compare it with
+            the Keras model. Defaults to `True`.
+        sample_inputs: Inputs to verify on, structured like the model inputs.
+            Defaults to `None` (64 random samples).
+        atol: Allowed absolute output difference. Defaults to `1e-5`.
+        rtol: Allowed relative output difference. Defaults to `1e-5`.
+        min_agreement: Smallest allowed top-1 agreement. Defaults to `1.0`.
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ExportVerificationError: When the file misses a tolerance; no file
+            is left at `path` then.
+        FileExistsError: When `path` exists and `overwrite` is `False`.
+        ImportError: When tf2onnx or onnxruntime is missing.
+
+    Example:
+
+    ```python
+    result = keras_distill.export.export_onnx(distiller, "student.onnx", opset=17)
+    ```
+    """
+    signature.require_tensorflow_backend()
+    if opset not in OPSETS:
+        raise ValueError(f"`opset` must be one of {OPSETS}. Received: opset={opset!r}.")
+    tf2onnx = import_optional("tf2onnx", "ONNX export")
+    if verify:
+        import_optional("onnxruntime", "Verifying an ONNX export")
+    path = atomic.check_target(path, overwrite)
+    student = signature.resolve_model(model)
+    specs = signature.input_specs(student)
+    samples = verification.choose_samples(student, specs, sample_inputs)
+    with atomic.staged_path(path, overwrite) as staged:
+        tf2onnx.convert.from_function(
+            signature.serving_function(student, specs),
+            input_signature=specs,
+            opset=opset,
+            output_path=staged,
+        )
+        return verification.report(
+            student,
+            specs,
+            staged,
+            path,
+            "onnx",
+            verify=verify,
+            samples=samples,
+            atol=atol,
+            rtol=rtol,
+            min_agreement=min_agreement,
+        )

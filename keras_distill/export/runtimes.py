@@ -1,0 +1,98 @@
+"""Running an exported artifact in its own runtime, on flat input arrays.
+
+Each loader takes the artifact's path and the `tf.TensorSpec`s it was
+exported with, and returns `run(flat_inputs) -> list of numpy outputs`,
+outputs in the order `keras.tree.flatten` gives the Keras model's outputs.
+"""
+
+import re
+
+import numpy as np
+
+from keras_distill.export.dependencies import import_optional
+
+
+def saved_model_runner(path, specs):
+    """Loads a SavedModel with TensorFlow and calls its `serve` endpoint."""
+    import tensorflow as tf
+
+    # `run` keeps the loaded object alive: its endpoint's variables die with it.
+    loaded = tf.saved_model.load(path)
+
+    def run(flat_inputs):
+        outputs = loaded.serve(*[tf.constant(x) for x in flat_inputs])
+        return [np.asarray(t) for t in tf.nest.flatten(outputs)]
+
+    return run
+
+
+def _natural_key(name):
+    return re.sub(r"\d+", lambda m: m.group().zfill(10), name)
+
+
+def _quantize(array, details):
+    scale, zero_point = details["quantization"]
+    info = np.iinfo(details["dtype"])
+    quantized = np.round(array / scale + zero_point)
+    return np.clip(quantized, info.min, info.max).astype(details["dtype"])
+
+
+def _dequantize(array, details):
+    scale, zero_point = details["quantization"]
+    return (array.astype("float32") - zero_point) * scale
+
+
+def tflite_runner(path, specs):
+    """Loads a `.tflite` file with the LiteRT interpreter.
+
+    The signature runner resizes the (dynamic) batch dimension to each call's
+    batch. Integer input/output tensors (`int8_io=True`) are quantized and
+    dequantized with the tensors' own scale and zero point, so callers always
+    pass and receive float arrays.
+    """
+    litert = import_optional("ai_edge_litert.interpreter", "Running a TFLite model")
+    with open(path, "rb") as f:
+        interpreter = litert.Interpreter(model_content=f.read())
+    runner = interpreter.get_signature_runner()
+    input_details = runner.get_input_details()
+    output_details = runner.get_output_details()
+    # The signature lists inputs alphabetically, under the names of `specs`.
+    input_names = [spec.name for spec in specs]
+    output_names = sorted(output_details, key=_natural_key)
+
+    def run(flat_inputs):
+        feed = {}
+        for name, array in zip(input_names, flat_inputs):
+            details = input_details[name]
+            if np.issubdtype(details["dtype"], np.integer) and details["quantization"][0]:
+                array = _quantize(array, details)
+            feed[name] = array
+        outputs = runner(**feed)
+        results = []
+        for name in output_names:
+            array, details = outputs[name], output_details[name]
+            if np.issubdtype(details["dtype"], np.integer) and details["quantization"][0]:
+                array = _dequantize(array, details)
+            results.append(np.array(array))
+        return results
+
+    return run
+
+
+def onnx_runner(path, specs):
+    """Loads an `.onnx` file with ONNX Runtime on the CPU."""
+    onnxruntime = import_optional("onnxruntime", "Running an ONNX model")
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    input_names = [i.name for i in session.get_inputs()]
+
+    def run(flat_inputs):
+        return session.run(None, dict(zip(input_names, flat_inputs)))
+
+    return run
+
+
+RUNNERS = {
+    "saved_model": saved_model_runner,
+    "tflite": tflite_runner,
+    "onnx": onnx_runner,
+}

@@ -1,0 +1,174 @@
+"""What an exported student takes as input, and the serving function around it.
+
+Every exporter serves the same function: one named, flat positional tensor
+per model input (batch dimension dynamic unless fixed), calling the model
+with `training=False`. Keeping the inputs flat gives SavedModel, TFLite and
+ONNX the same input names and order, so verification can feed all three the
+same arrays.
+"""
+
+import collections
+import re
+
+import keras
+
+# One model input: a leaf of the input structure.
+_Input = collections.namedtuple("_Input", ["shape", "dtype", "name"])
+
+
+def resolve_model(model):
+    """Returns the `keras.Model` to export: a `Distiller`'s student, or `model`.
+
+    The teacher of a `Distiller` is never traced, so it cannot reach the artifact.
+    """
+    from keras_distill.distiller import Distiller
+
+    if isinstance(model, Distiller):
+        return model.student
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "`model` must be a `keras_distill.Distiller` or a `keras.Model`. "
+            f"Received: model={model!r} of type {type(model).__name__}."
+        )
+    return model
+
+
+def require_tensorflow_backend():
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "keras_distill.export needs the TensorFlow backend (set "
+            "KERAS_BACKEND=tensorflow); the current backend is "
+            f"{keras.backend.backend()!r}."
+        )
+
+
+def _is_shape(value):
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(d, int) or d is None for d in value
+    )
+
+
+def input_structure(model):
+    """The model's input structure, with `_Input(shape, dtype, name)` leaves.
+
+    Functional and Sequential models describe their inputs; subclassed models
+    are described by the shapes of their first call.
+    """
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        # A Sequential model has one input; `Functional.input` keeps the
+        # list/dict nesting the model was built with.
+        structure = inputs[0] if isinstance(model, keras.Sequential) else model.input
+        return keras.tree.map_structure(
+            lambda t: _Input(tuple(t.shape), t.dtype, t.name), structure
+        )
+    shapes = getattr(model, "_build_shapes_dict", None)
+    if not model.built or not shapes:
+        raise ValueError(
+            f"`model` {model.name!r} has never been called, so its input shapes are "
+            "unknown; call it once on a batch before exporting."
+        )
+
+    def describe(value):
+        if _is_shape(value):
+            return _Input(tuple(value), model.input_dtype, None)
+        if isinstance(value, dict):
+            return {k: describe(v) for k, v in value.items()}
+        return [describe(v) for v in value]
+
+    values = [describe(v) for v in shapes.values()]
+    return values[0] if len(values) == 1 else values
+
+
+def _leaves(structure):
+    if isinstance(structure, _Input):
+        return [structure]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _leaves(structure[key])]
+    return [leaf for item in structure for leaf in _leaves(item)]
+
+
+def _pack(structure, flat):
+    """Rebuilds `structure` with the tensors of `flat`, in `_leaves` order."""
+    flat = iter(flat)
+
+    def fill(node):
+        if isinstance(node, _Input):
+            return next(flat)
+        if isinstance(node, dict):
+            filled = {key: fill(node[key]) for key in sorted(node)}
+            return {key: filled[key] for key in node}
+        return [fill(item) for item in node]
+
+    return fill(structure)
+
+
+def _input_names(leaves):
+    names = []
+    for i, (_, _, name) in enumerate(leaves):
+        valid = name and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name)
+        names.append(name if valid and name not in names else f"input_{i}")
+    return names
+
+
+def input_specs(model, batch_size=None):
+    """One `tf.TensorSpec` per model input, named, batch dimension `batch_size`."""
+    import tensorflow as tf
+
+    leaves = _leaves(input_structure(model))
+    return [
+        tf.TensorSpec((batch_size,) + tuple(shape[1:]), dtype, name=name)
+        for (shape, dtype, _), name in zip(leaves, _input_names(leaves))
+    ]
+
+
+def pack_inputs(model, flat_inputs):
+    """Rebuilds the model's input structure from flat inputs in spec order."""
+    return _pack(input_structure(model), flat_inputs)
+
+
+def serving_function(model, specs):
+    """A `tf.function` taking the flat inputs of `specs` and calling `model`."""
+    import tensorflow as tf
+
+    def serve(*flat_inputs):
+        return model(pack_inputs(model, flat_inputs), training=False)
+
+    return tf.function(serve, input_signature=specs, autograph=False)
+
+
+def _flatten_like(structure, data, argument):
+    if isinstance(structure, _Input):
+        return [data]
+    if isinstance(structure, dict):
+        if not isinstance(data, dict) or set(data) != set(structure):
+            raise ValueError(
+                f"`{argument}` must be a dict with keys {sorted(structure)}, like the "
+                f"model inputs. Received: {type(data).__name__}."
+            )
+        return [
+            a for k in sorted(structure) for a in _flatten_like(structure[k], data[k], argument)
+        ]
+    if not isinstance(data, (list, tuple)) or len(data) != len(structure):
+        raise ValueError(
+            f"`{argument}` must be a list of {len(structure)} items, one per model "
+            f"input. Received: {type(data).__name__}."
+        )
+    return [a for s, d in zip(structure, data) for a in _flatten_like(s, d, argument)]
+
+
+def flatten_inputs(model, data, argument):
+    """The arrays of `data` (structured like the model inputs) as a flat list.
+
+    Args:
+        model: The model whose input structure `data` follows.
+        data: An array, or a list/dict of arrays for multi-input models.
+        argument: The argument name to put in error messages.
+
+    Returns:
+        A list of numpy arrays in the order of `input_specs(model)`.
+    """
+    import numpy as np
+
+    arrays = _flatten_like(input_structure(model), data, argument)
+    return [np.asarray(a) for a in arrays]

@@ -1,0 +1,194 @@
+"""Exporting a student as a TFLite (LiteRT) flatbuffer, optionally quantized."""
+
+import tempfile
+import warnings
+
+from keras_distill.export import atomic
+from keras_distill.export import sample_data
+from keras_distill.export import saved_model
+from keras_distill.export import signature
+from keras_distill.export import verification
+from keras_distill.export.dependencies import import_optional
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+
+
+def _check_options(quantization, representative_data, int8_io):
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"`quantization` must be one of {QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}."
+        )
+    if quantization == "int8" and representative_data is None:
+        raise ValueError(
+            "`representative_data` is required for quantization='int8': pass ~100-500 "
+            "typical inputs (an array, a list/dict of arrays, or a tf.data.Dataset) "
+            "so the converter can calibrate the int8 ranges."
+        )
+    if quantization != "int8" and representative_data is not None:
+        raise ValueError(
+            "`representative_data` is only used with quantization='int8'. "
+            f"Received: quantization={quantization!r}."
+        )
+    if int8_io and quantization != "int8":
+        raise ValueError(
+            "`int8_io=True` needs quantization='int8'. "
+            f"Received: quantization={quantization!r}."
+        )
+
+
+def convert_tflite(
+    model,
+    specs,
+    quantization=None,
+    calibration=None,
+    int8_io=False,
+    allow_select_tf_ops=False,
+):
+    """Converts `model` to TFLite bytes through a temporary SavedModel.
+
+    Args:
+        model: The `keras.Model` to convert.
+        specs: Its `tf.TensorSpec`s (`signature.input_specs`).
+        quantization: One of `QUANTIZATIONS`.
+        calibration: Flat input arrays for int8 calibration.
+        int8_io: Whether int8 models take and return int8 tensors.
+        allow_select_tf_ops: Whether TensorFlow ops may back builtins.
+
+    Returns:
+        The flatbuffer, as `bytes`.
+    """
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="keras_distill_tflite_") as directory:
+        saved_model.write_saved_model(model, specs, directory)
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+        builtins = (
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            if quantization == "int8"
+            else tf.lite.OpsSet.TFLITE_BUILTINS
+        )
+        converter.target_spec.supported_ops = [builtins] + (
+            [tf.lite.OpsSet.SELECT_TF_OPS] if allow_select_tf_ops else []
+        )
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantization == "int8":
+            names = [spec.name for spec in specs]
+            converter.representative_dataset = lambda: (
+                dict(zip(names, sample))
+                for sample in sample_data.single_samples(calibration)
+            )
+        if int8_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        with warnings.catch_warnings():
+            # The int8 calibrator runs TensorFlow's own deprecated interpreter;
+            # its deprecation warning is not the caller's to act on.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            return converter.convert()
+
+
+def export_tflite(
+    model,
+    path,
+    quantization=None,
+    representative_data=None,
+    int8_io=False,
+    allow_select_tf_ops=False,
+    overwrite=False,
+    verify=True,
+    sample_inputs=None,
+    atol=None,
+    rtol=None,
+    min_agreement=None,
+):
+    """Exports a student as a `.tflite` file and checks it in the LiteRT runtime.
+
+    The model is converted from a SavedModel of its inference function, with
+    TFLite builtin ops only unless `allow_select_tf_ops=True`. The batch
+    dimension stays dynamic: input tensors have shape `[1, ...]` and
+    `shape_signature` `[-1, ...]`; a signature runner resizes them to each
+    call's batch, and with the plain interpreter API call
+    `resize_tensor_input` then `allocate_tensors` for another batch size.
+
+    Args:
+        model: A `keras_distill.Distiller` (its student is exported, never
+            its teacher) or a built `keras.Model`.
+        path: The `.tflite` file to write.
+        quantization: `None` (float32), `"float16"` (float16 weights),
+            `"dynamic"` (int8 weights, float activations) or `"int8"` (int8
+            weights and activations, calibrated on `representative_data`).
+            Defaults to `None`.
+        representative_data: Calibration inputs for `"int8"`: arrays
+            structured like the model inputs, or a `tf.data.Dataset` of `x`
+            or `(x, y)`. Verification runs on its first 64 samples unless
+            `sample_inputs` is given.
+        int8_io: With `"int8"`, make the input and output tensors int8 too
+            (for microcontrollers); verification quantizes the inputs and
+            dequantizes the outputs with the tensors' scale and zero point.
+            Defaults to `False`.
+        allow_select_tf_ops: Allow TensorFlow ops the builtins lack (the
+            runtime then needs the Flex delegate). Defaults to `False`.
+        overwrite: Whether to replace an existing `path`. Defaults to `False`.
+        verify: Whether to run the file with the LiteRT interpreter and
+            compare it with the Keras model. Defaults to `True`.
+        sample_inputs: Inputs to verify on, structured like the model inputs.
+            Defaults to `None` (the calibration data, or 64 random samples).
+        atol: Allowed absolute output difference. Defaults to `1e-5` for
+            float32, `None` (not checked) when quantized.
+        rtol: Allowed relative output difference. Defaults to `1e-5` with
+            `atol`.
+        min_agreement: Smallest allowed top-1 agreement. Defaults to `1.0`
+            (float32), `0.999` (float16) or `0.99` (dynamic, int8).
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ExportVerificationError: When the file misses a tolerance; no file
+            is left at `path` then.
+        FileExistsError: When `path` exists and `overwrite` is `False`.
+
+    Example:
+
+    ```python
+    result = keras_distill.export.export_tflite(
+        distiller, "student.tflite", quantization="int8", representative_data=x_train[:200]
+    )
+    ```
+    """
+    signature.require_tensorflow_backend()
+    _check_options(quantization, representative_data, int8_io)
+    if verify:
+        import_optional("ai_edge_litert.interpreter", "Verifying a TFLite export")
+    path = atomic.check_target(path, overwrite)
+    student = signature.resolve_model(model)
+    specs = signature.input_specs(student)
+    calibration = None
+    if representative_data is not None:
+        calibration = sample_data.flat_samples(
+            student, specs, representative_data, "representative_data"
+        )
+    samples = verification.choose_samples(student, specs, sample_inputs, calibration)
+    with atomic.staged_path(path, overwrite) as staged:
+        flatbuffer = convert_tflite(
+            student, specs, quantization, calibration, int8_io, allow_select_tf_ops
+        )
+        with open(staged, "wb") as f:
+            f.write(flatbuffer)
+        return verification.report(
+            student,
+            specs,
+            staged,
+            path,
+            "tflite",
+            quantization=quantization,
+            verify=verify,
+            samples=samples,
+            atol=atol,
+            rtol=rtol,
+            min_agreement=min_agreement,
+        )

@@ -1,0 +1,176 @@
+"""Checking an exported artifact against the Keras model it came from."""
+
+import time
+
+import keras
+import numpy as np
+
+from keras_distill.export import atomic
+from keras_distill.export import runtimes
+from keras_distill.export import sample_data
+from keras_distill.export import signature
+from keras_distill.export.export_result import ExportResult
+
+# Default `(atol, rtol, min_agreement)` per quantization. Float artifacts must
+# match Keras element-wise; quantized ones are judged on top-1 agreement.
+DEFAULT_TOLERANCES = {
+    None: (1e-5, 1e-5, 1.0),
+    "float16": (None, None, 0.999),
+    "dynamic": (None, None, 0.99),
+    "int8": (None, None, 0.99),
+}
+# Samples timed one at a time for `ExportResult.latency_ms`.
+LATENCY_SAMPLES = 20
+
+
+class ExportVerificationError(Exception):
+    """An exported artifact does not reproduce the Keras model within tolerance.
+
+    The artifact is not left at the target path. `error.result` holds the
+    `ExportResult` with the measured differences.
+    """
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+def keras_outputs(model, flat_inputs):
+    """The Keras model's outputs on `flat_inputs`, flattened, as numpy arrays."""
+    outputs = model(signature.pack_inputs(model, flat_inputs), training=False)
+    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(outputs)]
+
+
+def _agreement(actual, expected):
+    """Smallest top-1 agreement over the classifier outputs, or `None`."""
+    rates = [
+        float(np.mean(np.argmax(a, axis=-1) == np.argmax(e, axis=-1)))
+        for a, e in zip(actual, expected)
+        if e.ndim >= 2 and e.shape[-1] > 1
+    ]
+    return min(rates) if rates else None
+
+
+def _latency_ms(run, arrays):
+    samples = list(sample_data.single_samples([a[:LATENCY_SAMPLES] for a in arrays]))
+    run(samples[0])
+    start = time.perf_counter()
+    for sample in samples:
+        run(sample)
+    return 1000 * (time.perf_counter() - start) / len(samples)
+
+
+def _tolerance(quantization, atol, rtol, min_agreement):
+    default_atol, default_rtol, default_agreement = DEFAULT_TOLERANCES[quantization]
+    atol = default_atol if atol is None else atol
+    rtol = default_rtol if rtol is None and atol is not None else rtol
+    min_agreement = default_agreement if min_agreement is None else min_agreement
+    if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
+        raise ValueError(
+            f"`min_agreement` must be in [0, 1]. Received: min_agreement={min_agreement}."
+        )
+    return atol, rtol or 0.0, min_agreement
+
+
+def _failures(actual, expected, agreement, atol, rtol, min_agreement):
+    failures = []
+    if atol is not None:
+        within = all(
+            np.all(np.abs(a - e) <= atol + rtol * np.abs(e))
+            for a, e in zip(actual, expected)
+        )
+        if not within:
+            failures.append(f"outputs differ by more than atol={atol:g} + rtol={rtol:g}")
+    if agreement is not None and agreement < min_agreement:
+        failures.append(
+            f"top-1 agreement {100 * agreement:.2f}% < min_agreement "
+            f"{100 * min_agreement:.2f}%"
+        )
+    return failures
+
+
+def choose_samples(model, specs, sample_inputs=None, fallback=None):
+    """The flat arrays to verify on: `sample_inputs`, else `fallback`'s first
+    `DEFAULT_NUM_SAMPLES`, else random inputs drawn from `specs`."""
+    if sample_inputs is not None:
+        return sample_data.flat_samples(model, specs, sample_inputs, "sample_inputs")
+    if fallback is not None:
+        return [a[: sample_data.DEFAULT_NUM_SAMPLES] for a in fallback]
+    return sample_data.random_samples(specs)
+
+
+def report(
+    model,
+    specs,
+    staged,
+    path,
+    format,
+    quantization=None,
+    verify=True,
+    samples=None,
+    atol=None,
+    rtol=None,
+    min_agreement=None,
+):
+    """Describes the artifact at `staged`; runs it and compares with `model`.
+
+    Args:
+        model: The exported `keras.Model`.
+        specs: The `tf.TensorSpec`s the artifact was exported with.
+        staged: Where the artifact is now (before it is renamed to `path`).
+        path: The artifact's final path, for the result.
+        format: A key of `runtimes.RUNNERS`.
+        quantization: The TFLite quantization, for the default tolerances.
+        verify: Whether to run and compare the artifact. Defaults to `True`.
+        samples: Flat input arrays to compare on (`choose_samples`).
+        atol: Largest allowed absolute difference per output element, or
+            `None` to skip the element-wise check. Defaults to `1e-5` for
+            float artifacts, `None` for quantized ones.
+        rtol: Allowed difference relative to the Keras output. Defaults to
+            `1e-5` when `atol` is set.
+        min_agreement: Smallest allowed top-1 agreement for classifier
+            outputs. Defaults to `1.0` (float), `0.999` (float16) or `0.99`
+            (dynamic, int8).
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ExportVerificationError: When the artifact misses a tolerance.
+    """
+    atol, rtol, min_agreement = _tolerance(quantization, atol, rtol, min_agreement)
+    result = ExportResult(
+        path=path,
+        format=format,
+        quantization=quantization,
+        size_bytes=atomic.artifact_size(staged),
+    )
+    if not verify:
+        return result
+    run = runtimes.RUNNERS[format](staged, specs)
+    actual = [np.asarray(a, "float64") for a in run(samples)]
+    expected = [np.asarray(e, "float64") for e in keras_outputs(model, samples)]
+    result.num_samples = len(samples[0])
+    shapes = ([a.shape for a in actual], [e.shape for e in expected])
+    if shapes[0] != shapes[1]:
+        raise ExportVerificationError(
+            f"The {format} artifact returns outputs of shapes {shapes[0]}, but the "
+            f"Keras model returns {shapes[1]}.",
+            result,
+        )
+    diffs = np.concatenate([np.abs(a - e).ravel() for a, e in zip(actual, expected)])
+    result.max_abs_diff = float(diffs.max())
+    result.mean_abs_diff = float(diffs.mean())
+    result.agreement = _agreement(actual, expected)
+    result.latency_ms = _latency_ms(run, samples)
+    failures = _failures(actual, expected, result.agreement, atol, rtol, min_agreement)
+    if failures:
+        raise ExportVerificationError(
+            f"The {format} artifact ({quantization or 'float32'}) does not reproduce "
+            f"the Keras model: {'; '.join(failures)} (max_abs_diff="
+            f"{result.max_abs_diff:.3g} over {result.num_samples} samples). Nothing "
+            f"was written to {path!r}. Loosen `atol`/`rtol`/`min_agreement`, or "
+            "pass `verify=False` to keep the artifact unchecked.",
+            result,
+        )
+    return result

@@ -1,0 +1,93 @@
+"""`keras-distill export`: in-process through `main`, once as a real process."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_distill
+from keras_distill import cli
+from tests import export_models
+
+
+@pytest.fixture
+def saved_cnn(tmp_path):
+    path = str(tmp_path / "cnn.keras")
+    export_models.cnn().save(path)
+    return path
+
+
+def test_tflite_int8_from_the_command_line(tmp_path, saved_cnn, capsys):
+    data = str(tmp_path / "rep.npy")
+    np.save(data, export_models.inputs_for("cnn", n=40))
+    out = str(tmp_path / "student.tflite")
+    argv = ["export", saved_cnn, "--format", "tflite", "--quantize", "int8"]
+    argv += ["--representative-data", data, "--out", out, "--min-agreement", "0"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "ExportResult(format='tflite', quantization='int8'" in printed
+    assert os.path.getsize(out) > 0
+
+
+def test_saved_distiller_exports_its_student(tmp_path, capsys):
+    teacher = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(2048, activation="relu"), keras.layers.Dense(4)]
+    )
+    distiller = keras_distill.Distiller(teacher=teacher, student=export_models.mlp())
+    path = str(tmp_path / "distiller.keras")
+    distiller.save(path)
+    out = str(tmp_path / "student.onnx")
+    assert cli.main(["export", path, "--format", "onnx", "--out", out]) == 0
+    assert "agreement=100.00%" in capsys.readouterr().out
+    assert os.path.getsize(out) < os.path.getsize(path) / 4
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "missing.keras", "--out", "x"], "MODEL 'missing.keras' does not exist"),
+        (["export", "{model}", "--format", "onnx", "--quantize", "int8", "--out", "x.onnx"],
+         "--quantize: only for --format tflite"),
+        (["export", "{model}", "--format", "tflite", "--representative-data", "no.npy",
+          "--quantize", "int8", "--out", "x.tflite"], "--representative-data 'no.npy' does not exist"),
+        (["export", "{model}", "--format", "tflite", "--quantize", "int8", "--out", "x.tflite"],
+         "`representative_data` is required"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(tmp_path, saved_cnn, capsys, argv, message):
+    argv = [a.replace("{model}", saved_cnn) for a in argv]
+    argv[-1] = str(tmp_path / argv[-1])
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["cnn.keras"]
+
+
+def test_bad_format_exits_2(saved_cnn, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["export", saved_cnn, "--format", "coreml", "--out", "x"])
+    assert info.value.code == 2
+    assert "invalid choice: 'coreml'" in capsys.readouterr().err
+
+
+def test_lambda_model_needs_unsafe(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Lambda(lambda x: x * 2.0)])
+    path = str(tmp_path / "lambda.keras")
+    model.save(path)
+    out = str(tmp_path / "m.onnx")
+    assert cli.main(["export", path, "--format", "onnx", "--out", out]) == 2
+    assert "--unsafe" in capsys.readouterr().err
+    assert cli.main(["export", path, "--format", "onnx", "--out", out, "--unsafe"]) == 0
+
+
+def test_runs_in_a_subprocess_and_never_clobbers(tmp_path, saved_cnn, capsys):
+    out = str(tmp_path / "student.onnx")
+    argv = ["export", saved_cnn, "--format", "onnx", "--opset", "17", "--out", out]
+    command = [sys.executable, "-m", "keras_distill.cli"] + argv
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "ExportResult(format='onnx'" in done.stdout
+    assert cli.main(argv) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -1,0 +1,41 @@
+"""Input signatures: names, dynamic batch, dict and subclassed inputs."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_distill import export
+from keras_distill.export import signature
+from tests import export_models
+
+
+def test_specs_keep_names_and_a_dynamic_batch():
+    specs = signature.input_specs(export_models.two_input())
+    assert [(s.name, tuple(s.shape)) for s in specs] == [
+        ("image", (None, 8, 8, 1)),
+        ("extra", (None, 3)),
+    ]
+
+
+def test_subclassed_model_uses_its_first_call():
+    (spec,) = signature.input_specs(export_models.subclassed())
+    assert tuple(spec.shape) == (None, 8) and spec.name == "input_0"
+
+
+def test_dict_input_model_exports_with_dict_samples(tmp_path):
+    a = keras.Input((3,), name="b_first")
+    b = keras.Input((2,), name="a_second")
+    merged = keras.layers.Concatenate()([a, b])
+    model = keras.Model({"b_first": a, "a_second": b}, keras.layers.Dense(4)(merged))
+    rng = np.random.default_rng(0)
+    x = {"b_first": rng.random((10, 3), "float32"), "a_second": rng.random((10, 2), "float32")}
+    for format, path in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
+        result = export.export(model, tmp_path / path, format=format, sample_inputs=x)
+        assert result.max_abs_diff <= 1e-5 and result.num_samples == 10
+    with pytest.raises(ValueError, match=r"dict with keys \['a_second', 'b_first'\]"):
+        signature.flatten_inputs(model, [x["b_first"], x["a_second"]], "sample_inputs")
+
+
+def test_unbuilt_sequential_is_rejected():
+    with pytest.raises(ValueError, match="never been called"):
+        signature.input_specs(keras.Sequential([keras.layers.Dense(2)]))
