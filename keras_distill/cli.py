@@ -2,10 +2,11 @@
 
 import argparse
 
+from keras_distill.demo import command as demo_command
 from keras_distill.export import command as export_command
 
 # Each entry adds one subcommand to the parser and sets its handler.
-COMMANDS = (export_command.add_parser,)
+COMMANDS = (demo_command.add_parser, export_command.add_parser)
 
 
 def build_parser():

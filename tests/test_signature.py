@@ -39,3 +39,26 @@ def test_dict_input_model_exports_with_dict_samples(tmp_path):
 def test_unbuilt_sequential_is_rejected():
     with pytest.raises(ValueError, match="never been called"):
         signature.input_specs(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_single_input_accepts_array_or_one_item_list():
+    model = export_models.mlp()
+    x = export_models.inputs_for("mlp", n=3)
+    for data in (x, [x]):
+        (flat,) = signature.flatten_inputs(model, data, "sample_inputs")
+        assert flat.shape == (3, 8)
+
+
+def test_call_with_several_tensor_arguments_is_rejected():
+    class TwoArguments(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, a, b):
+            return self.dense(a + b)
+
+    model = TwoArguments()
+    model(np.zeros((1, 3), "float32"), np.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="takes several tensor arguments"):
+        signature.input_specs(model)

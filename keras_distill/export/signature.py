@@ -1,13 +1,14 @@
 """What an exported student takes as input, and the serving function around it.
 
 Every exporter serves the same function: one named, flat positional tensor
-per model input (batch dimension dynamic unless fixed), calling the model
+per model input (batch dimension dynamic), calling the model
 with `training=False`. Keeping the inputs flat gives SavedModel, TFLite and
 ONNX the same input names and order, so verification can feed all three the
 same arrays.
 """
 
 import collections
+import inspect
 import re
 
 import keras
@@ -76,8 +77,18 @@ def input_structure(model):
             return {k: describe(v) for k, v in value.items()}
         return [describe(v) for v in value]
 
-    values = [describe(v) for v in shapes.values()]
-    return values[0] if len(values) == 1 else values
+    required = [
+        p.name
+        for p in inspect.signature(model.call).parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(required) > 1:
+        raise ValueError(
+            f"`model` {model.name!r} takes several tensor arguments in `call` "
+            f"({', '.join(required)}); exporters pass one argument (a tensor, list or "
+            "dict). Wrap it in a model whose `call` takes one."
+        )
+    return describe(next(iter(shapes.values())))
 
 
 def _leaves(structure):
@@ -111,13 +122,13 @@ def _input_names(leaves):
     return names
 
 
-def input_specs(model, batch_size=None):
-    """One `tf.TensorSpec` per model input, named, batch dimension `batch_size`."""
+def input_specs(model):
+    """One `tf.TensorSpec` per model input, named, with a dynamic batch dimension."""
     import tensorflow as tf
 
     leaves = _leaves(input_structure(model))
     return [
-        tf.TensorSpec((batch_size,) + tuple(shape[1:]), dtype, name=name)
+        tf.TensorSpec((None,) + tuple(shape[1:]), dtype, name=name)
         for (shape, dtype, _), name in zip(leaves, _input_names(leaves))
     ]
 
@@ -170,5 +181,11 @@ def flatten_inputs(model, data, argument):
     """
     import numpy as np
 
-    arrays = _flatten_like(input_structure(model), data, argument)
+    structure = input_structure(model)
+    # Accept what Keras accepts for one input: `x` and `[x]` alike.
+    if isinstance(structure, _Input) and isinstance(data, (list, tuple)) and len(data) == 1:
+        data = data[0]
+    elif isinstance(structure, (list, tuple)) and len(structure) == 1 and hasattr(data, "shape"):
+        data = [data]
+    arrays = _flatten_like(structure, data, argument)
     return [np.asarray(a) for a in arrays]
