@@ -138,6 +138,11 @@ interleaved across runtimes, on a shared {os.cpu_count()}-core CPU machine also 
 
 {table}
 
+Latency is measured through `keras_distill.export`'s runtime wrappers (LiteRT signature runner,
+ONNX Runtime session, the SavedModel's `serve` called eagerly), so it includes their Python call
+overhead; the int8 I/O row also includes quantizing the float input and dequantizing the output in
+NumPy.
+
 "Default tolerance" is what `verify=True` with default settings decides: float32 artifacts need
 max abs diff <= 1e-5 + 1e-5 * |Keras| and 100% agreement; float16 needs >= 99.9% agreement; dynamic
 and int8 need >= 99%.
