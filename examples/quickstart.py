@@ -6,7 +6,7 @@ Runs offline in about a minute on 2 CPU cores:
     python examples/quickstart.py --seeds 5 --report benchmarks/results/digits.md
 
 For each seed it trains a teacher (64-256-256-10, dropout, softmax output),
-the student alone (64-16-10) and the same student distilled from the teacher
+the student alone (64-32-10, 35x fewer parameters) and the same student distilled from the teacher
 (T=4, alpha=0.1), on half of the digits, and reports test accuracy on the
 other half.
 """
@@ -40,7 +40,7 @@ def make_teacher():
 
 def make_student():
     return keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(10)],
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)],
         name="student",
     )
 
