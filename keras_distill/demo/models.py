@@ -1,0 +1,37 @@
+"""The demo's teacher and student: fully connected networks as in Hinton et al. (2015)."""
+
+import keras
+
+
+def teacher(num_inputs, num_classes, recipe):
+    """ReLU MLP with input and hidden dropout and max-norm kernels, logits out."""
+    layers = [keras.Input((num_inputs,)), keras.layers.Dropout(recipe.input_dropout)]
+    for units in recipe.teacher_hidden:
+        layers += [
+            keras.layers.Dense(
+                units,
+                activation="relu",
+                kernel_constraint=keras.constraints.MaxNorm(recipe.max_norm),
+            ),
+            keras.layers.Dropout(recipe.hidden_dropout),
+        ]
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return keras.Sequential(layers, name="teacher")
+
+
+def student(num_inputs, num_classes, recipe, name="student"):
+    """ReLU MLP without any regularization, logits out."""
+    layers = [keras.Input((num_inputs,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in recipe.student_hidden]
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return keras.Sequential(layers, name=name)
+
+
+def optimizer(learning_rate, total_steps):
+    """Adam with the learning rate cosine-decayed to 0 over `total_steps`."""
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
+    return keras.optimizers.Adam(schedule)
+
+
+def classifier_loss():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -1,0 +1,248 @@
+"""The end-to-end demo: teacher, student alone, distillation, export, report.
+
+One implementation behind `keras-distill demo` and `examples/mnist_hinton.py`.
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+
+from keras_distill.cache import TeacherCache
+from keras_distill.callbacks import FineTuning
+from keras_distill.demo import data as data_lib
+from keras_distill.demo import models
+from keras_distill.demo import presets
+from keras_distill.demo import summary
+from keras_distill.demo.jitter import JitteredImages
+from keras_distill.distiller import Distiller
+from keras_distill.export import export_onnx
+from keras_distill.export import export_saved_model
+from keras_distill.export import export_tflite
+from keras_distill.losses import KDLoss
+from keras_distill.report import DistillationReport
+
+# Largest output difference allowed for float32 artifacts, absolute and relative.
+FLOAT_ATOL = 1e-4
+PHASES = (
+    "Train the teacher",
+    "Train the student alone",
+    "Cache the teacher's outputs",
+    "Distil and fine-tune the student",
+    "Save and export the student",
+    "Write the report",
+)
+
+
+class _Phases:
+    """Prints one header line per phase and records each phase's wall time."""
+
+    def __init__(self, verbose):
+        self.verbose = verbose
+        self.seconds = {}
+        self._name = None
+        self._start = None
+
+    def start(self, name):
+        self._stop()
+        self._name, self._start = name, time.perf_counter()
+        if self.verbose:
+            print(f"\n== [{PHASES.index(name) + 1}/{len(PHASES)}] {name} ==", flush=True)
+
+    def _stop(self):
+        if self._name is not None:
+            self.seconds[self._name] = round(time.perf_counter() - self._start, 1)
+            self._name = None
+
+    def finish(self):
+        self._stop()
+        return self.seconds
+
+
+def save_model(model, path):
+    """Saves `model` as a `.keras` file beside `path`, then renames it into place."""
+    staged = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial.keras")
+    try:
+        model.save(staged)
+        os.replace(staged, path)
+    finally:
+        if os.path.exists(staged):
+            os.unlink(staged)
+
+
+def _steps(num_samples, batch_size, epochs):
+    return math.ceil(num_samples / batch_size) * epochs
+
+
+def train_teacher(dataset, recipe, seed, verbose):
+    """Trains the teacher on jittered training images; returns it and its History."""
+    teacher = models.teacher(dataset.x_train.shape[1], dataset.num_classes, recipe)
+    teacher.compile(
+        optimizer=models.optimizer(
+            recipe.learning_rate,
+            _steps(len(dataset.x_train), recipe.batch_size, recipe.teacher_epochs),
+        ),
+        loss=models.classifier_loss(),
+        metrics=["accuracy"],
+    )
+    jittered = JitteredImages(
+        dataset.x_train, dataset.y_train, dataset.image_shape, recipe.max_shift,
+        recipe.batch_size, seed=seed,
+    )
+    history = teacher.fit(
+        jittered, epochs=recipe.teacher_epochs, verbose=verbose,
+        validation_data=(dataset.x_test, dataset.y_test),
+    )
+    return teacher, history
+
+
+def train_alone(student, dataset, recipe, verbose):
+    """Trains `student` on the labels alone (the baseline); returns its History."""
+    student.compile(
+        optimizer=models.optimizer(
+            recipe.learning_rate,
+            _steps(len(dataset.x_train), recipe.batch_size, recipe.student_epochs),
+        ),
+        loss=models.classifier_loss(),
+        metrics=["accuracy"],
+    )
+    return student.fit(
+        dataset.x_train, dataset.y_train, batch_size=recipe.batch_size,
+        epochs=recipe.student_epochs, verbose=verbose,
+        validation_data=(dataset.x_test, dataset.y_test),
+    )
+
+
+def distil(teacher, student, cache, dataset, recipe, verbose):
+    """Distils `student` from `cache` (the teacher's logits on `dataset.x_train`),
+    then fine-tunes it; returns the `Distiller` and its History."""
+    distiller = Distiller(teacher=teacher, student=student)
+    distiller.compile(
+        optimizer=models.optimizer(
+            recipe.learning_rate,
+            _steps(len(dataset.x_train), recipe.batch_size, recipe.distill_epochs),
+        ),
+        metrics=["accuracy"],
+        student_loss_fn=models.classifier_loss(),
+        distillation_loss_fn=KDLoss(),
+        alpha=recipe.alpha,
+        temperature=recipe.temperature,
+    )
+    fine_tuning = FineTuning(
+        start_epoch=recipe.distill_epochs,
+        alpha=recipe.fine_tune_alpha,
+        learning_rate=recipe.fine_tune_learning_rate,
+        verbose=1 if verbose else 0,
+    )
+    history = distiller.fit(
+        cache.inputs(dataset.x_train), dataset.y_train, batch_size=recipe.batch_size,
+        epochs=recipe.distill_epochs + recipe.fine_tune_epochs, callbacks=[fine_tuning],
+        verbose=verbose, validation_data=(dataset.x_test, dataset.y_test),
+    )
+    return distiller, history
+
+
+def export_student(student, dataset, recipe, out):
+    """Exports `student` to SavedModel, TFLite float32 and int8, and ONNX, verified
+    on the whole test set; returns the `ExportResult`s."""
+    calibration = dataset.x_train[: recipe.calibration_samples]
+    samples = dataset.x_test
+    options = dict(overwrite=True, sample_inputs=samples)
+    # Float artifacts must match Keras element-wise on the whole test set; the
+    # bound covers float32 reassociation in 800-wide dot products.
+    exact = dict(atol=FLOAT_ATOL, rtol=FLOAT_ATOL, **options)
+    return [
+        export_saved_model(student, os.path.join(out, "student_saved_model"), **exact),
+        export_tflite(student, os.path.join(out, "student_float32.tflite"), **exact),
+        export_tflite(
+            student, os.path.join(out, "student_int8.tflite"), quantization="int8",
+            representative_data=calibration, **options,
+        ),
+        export_onnx(student, os.path.join(out, "student.onnx"), **exact),
+    ]
+
+
+def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", seed=0,
+        verbose=1):
+    """Runs the whole demo and writes everything under `out`.
+
+    Args:
+        dataset: `"mnist"` or `"digits"` (offline). Defaults to `"mnist"`.
+        data: Path of an `mnist.npz`; `None` uses `keras.datasets.mnist`.
+            Defaults to `None`.
+        preset: `"quick"` or `"full"` (the Hinton et al. reproduction).
+            Defaults to `"quick"`.
+        out: Output folder. Defaults to `"keras_distill_demo"`.
+        seed: Seed of weights, shuffling and jitter. Defaults to `0`.
+        verbose: 0 silent, 1 progress bars, 2 one line per epoch. Defaults
+            to `1`.
+
+    Returns:
+        The `DistillationReport`'s results dict, with the written paths
+        under `"files"`.
+
+    Raises:
+        keras_distill.demo.DataError: When the data cannot be loaded.
+    """
+    recipe = presets.recipe(dataset, preset)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    loaded = data_lib.load(dataset, data)
+    os.makedirs(out, exist_ok=True)
+    phases = _Phases(verbose)
+
+    phases.start(PHASES[0])
+    teacher, teacher_history = train_teacher(loaded, recipe, seed, verbose)
+
+    phases.start(PHASES[1])
+    num_inputs, num_classes = loaded.x_train.shape[1], loaded.num_classes
+    student = models.student(num_inputs, num_classes, recipe, name="student")
+    alone = models.student(num_inputs, num_classes, recipe, name="student_alone")
+    alone.set_weights(student.get_weights())
+    alone_history = train_alone(alone, loaded, recipe, verbose)
+
+    phases.start(PHASES[2])
+    cache = TeacherCache.compute(
+        teacher, loaded.x_train, path=os.path.join(out, "teacher_cache.npz"),
+        verbose=1 if verbose == 1 else 0,
+    )
+
+    phases.start(PHASES[3])
+    distiller, distill_history = distil(teacher, student, cache, loaded, recipe, verbose)
+
+    phases.start(PHASES[4])
+    save_model(teacher, os.path.join(out, "teacher.keras"))
+    save_model(distiller.student, os.path.join(out, "student.keras"))
+    exports = export_student(distiller.student, loaded, recipe, out)
+    if verbose:
+        for result in exports:
+            print(result)
+
+    phases.start(PHASES[5])
+    settings = {
+        "dataset": loaded.name,
+        "data": loaded.source,
+        "preset": preset,
+        "seed": seed,
+        **{key: value for key, value in dataclasses.asdict(recipe).items()},
+    }
+    report = DistillationReport(
+        teacher, distiller.student, loaded.x_test, loaded.y_test, baseline=alone,
+        exports=exports,
+        histories={
+            "teacher": teacher_history,
+            "student alone": alone_history,
+            "distillation": distill_history,
+        },
+        title=f"keras-distill demo: {loaded.name}, preset {preset}, seed {seed}",
+        settings=settings,
+    )
+    results = report.compute()
+    results["phase_seconds"] = phases.finish()
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["files"] = report.save(out)
+    if verbose:
+        print(summary.table(results))
+    return results

@@ -1,0 +1,98 @@
+"""Architectures and training budgets of the demo, per dataset and preset.
+
+MNIST follows Hinton et al. (2015): a 784-1200-1200-10 teacher with dropout
+and +-2 pixel jitter, a 784-800-800-10 student without regularization, T=20.
+The digits (8x8) variant is the same recipe scaled down to run in seconds.
+"""
+
+import dataclasses
+
+PRESETS = ("quick", "full")
+DATASETS = ("mnist", "digits")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What the demo trains and for how long.
+
+    Attributes:
+        teacher_hidden: Units of each hidden layer of the teacher.
+        student_hidden: Units of each hidden layer of the student.
+        input_dropout: Dropout on the teacher's inputs.
+        hidden_dropout: Dropout after each hidden layer of the teacher.
+        max_norm: Max-norm constraint on the teacher's hidden kernels.
+        max_shift: Jitter of the teacher's training images, in pixels.
+        teacher_epochs: Epochs of the teacher.
+        student_epochs: Epochs of the student trained alone.
+        distill_epochs: Epochs of distillation.
+        fine_tune_epochs: Epochs of fine-tuning after distillation.
+        batch_size: Batch size of every phase.
+        learning_rate: Initial Adam learning rate (cosine-decayed to 0).
+        temperature: Distillation temperature.
+        alpha: Weight of the hard-label loss while distilling.
+        fine_tune_alpha: Weight of the hard-label loss while fine-tuning.
+        fine_tune_learning_rate: Constant learning rate while fine-tuning.
+        calibration_samples: Training inputs calibrating the int8 TFLite model.
+    """
+
+    teacher_hidden: tuple
+    student_hidden: tuple
+    input_dropout: float
+    hidden_dropout: float
+    max_norm: float
+    max_shift: int
+    teacher_epochs: int
+    student_epochs: int
+    distill_epochs: int
+    fine_tune_epochs: int
+    batch_size: int
+    learning_rate: float = 1e-3
+    temperature: float = 20.0
+    alpha: float = 0.1
+    fine_tune_alpha: float = 0.5
+    fine_tune_learning_rate: float = 1e-5
+    calibration_samples: int = 500
+
+
+_MNIST = dict(
+    teacher_hidden=(1200, 1200),
+    student_hidden=(800, 800),
+    input_dropout=0.1,
+    hidden_dropout=0.4,
+    max_norm=4.0,
+    max_shift=2,
+    batch_size=128,
+)
+_DIGITS = dict(
+    teacher_hidden=(256, 256),
+    student_hidden=(32, 32),
+    input_dropout=0.1,
+    hidden_dropout=0.3,
+    max_norm=4.0,
+    max_shift=1,
+    batch_size=64,
+    calibration_samples=300,
+)
+RECIPES = {
+    ("mnist", "quick"): Recipe(
+        **_MNIST, teacher_epochs=3, student_epochs=2, distill_epochs=3, fine_tune_epochs=1
+    ),
+    ("mnist", "full"): Recipe(
+        **_MNIST, teacher_epochs=16, student_epochs=10, distill_epochs=14, fine_tune_epochs=2
+    ),
+    ("digits", "quick"): Recipe(
+        **_DIGITS, teacher_epochs=30, student_epochs=30, distill_epochs=30, fine_tune_epochs=2
+    ),
+    ("digits", "full"): Recipe(
+        **_DIGITS, teacher_epochs=80, student_epochs=80, distill_epochs=80, fine_tune_epochs=5
+    ),
+}
+
+
+def recipe(dataset, preset):
+    """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"`dataset` must be one of {DATASETS}. Received: {dataset!r}.")
+    if preset not in PRESETS:
+        raise ValueError(f"`preset` must be one of {PRESETS}. Received: {preset!r}.")
+    return RECIPES[(dataset, preset)]

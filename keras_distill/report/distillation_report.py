@@ -1,0 +1,294 @@
+"""DistillationReport: how much of the teacher a distilled student kept, and at what cost."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_distill.distiller.output_logits import probabilities_to_logits
+from keras_distill.distiller.output_logits import resolve_output_activation
+from keras_distill.report import latency
+from keras_distill.report import metrics
+from keras_distill.report import plots
+from keras_distill.report import writer
+
+EXPORT_LABELS = {
+    ("saved_model", None): "student (SavedModel)",
+    ("tflite", None): "student (TFLite float32)",
+    ("tflite", "float16"): "student (TFLite float16)",
+    ("tflite", "dynamic"): "student (TFLite dynamic-range)",
+    ("tflite", "int8"): "student (TFLite int8)",
+    ("onnx", None): "student (ONNX Runtime)",
+}
+
+
+def _model(model, argument):
+    from keras_distill.distiller.distiller import Distiller
+
+    if isinstance(model, Distiller):
+        model = model.student if argument != "teacher" else model.teacher
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"`{argument}` must be a keras.Model (or a Distiller). Received: {model!r} of "
+            f"type {type(model).__name__}."
+        )
+    return model
+
+
+def _history(history, name):
+    if isinstance(history, keras.callbacks.History):
+        history = history.history
+    if not isinstance(history, dict):
+        raise TypeError(
+            f"`histories[{name!r}]` must be a keras.callbacks.History or its `history` "
+            f"dict. Received: {type(history).__name__}."
+        )
+    return {key: [float(v) for v in values] for key, values in history.items()}
+
+
+class DistillationReport:
+    """Compares a teacher, a distilled student and (optionally) the student alone.
+
+    On a labelled test set it measures, for each model, test accuracy, error
+    count, expected calibration error, parameters and single-sample CPU
+    latency; for the pair, the share of the teacher-student gap closed,
+    top-1 agreement and mean KL(teacher || student). Given the
+    `ExportResult`s of the exported student, it adds each artifact's size,
+    verification and latency in its runtime. `save` writes `report.md`,
+    `report.json` and PNG plots (training curves, reliability diagram,
+    confusion matrix of the student); without matplotlib the report is
+    written without plots and says so.
+
+    Models ending in softmax are handled: their logits are recovered as in
+    `Distiller`.
+
+    Args:
+        teacher: The teacher `keras.Model`.
+        student: The distilled student `keras.Model` (or the `Distiller`).
+        x_test: Test inputs.
+        y_test: Integer (or one-hot) test labels.
+        baseline: The same student architecture trained without the teacher,
+            for the gap closed. Defaults to `None`.
+        exports: `keras_distill.ExportResult`s of the distilled student.
+            Defaults to `()`.
+        histories: Training histories by run name (`keras.callbacks.History`
+            or its `history` dict); an epoch-wise `"phase"` entry, as logged
+            by `PhaseScheduler`, shades the phases. Defaults to `None`.
+        title: Report title. Defaults to `"Distillation report"`.
+        settings: A dict of settings to record in the report. Defaults to `None`.
+        num_bins: Confidence bins for ECE and the reliability diagram.
+            Defaults to `15`.
+        latency_samples: Single-sample calls timed per model. Defaults to `100`.
+        batch_size: Batch size for the test-set predictions. Defaults to `256`.
+
+    Example:
+
+    ```python
+    report = keras_distill.report.DistillationReport(
+        teacher, distiller.student, x_test, y_test, baseline=student_alone,
+        exports=[keras_distill.export_tflite(distiller, "s.tflite")],
+    )
+    print(report.results["distillation"]["gap_closed"])
+    report.save("report/")
+    ```
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        x_test,
+        y_test,
+        baseline=None,
+        exports=(),
+        histories=None,
+        title="Distillation report",
+        settings=None,
+        num_bins=15,
+        latency_samples=100,
+        batch_size=256,
+    ):
+        self.teacher = _model(teacher, "teacher")
+        self.student = _model(student, "student")
+        self.baseline = None if baseline is None else _model(baseline, "baseline")
+        self.x_test = x_test
+        self.y_test = np.asarray(y_test)
+        if len(self.y_test) != len(keras.tree.flatten(x_test)[0]):
+            raise ValueError(
+                f"`x_test` and `y_test` must hold the same number of samples. Received "
+                f"{len(keras.tree.flatten(x_test)[0])} and {len(self.y_test)}."
+            )
+        from keras_distill.export.export_result import ExportResult
+
+        self.exports = list(exports or ())
+        for i, result in enumerate(self.exports):
+            if not isinstance(result, ExportResult):
+                raise TypeError(
+                    f"`exports[{i}]` must be a keras_distill.ExportResult. Received: "
+                    f"{type(result).__name__}."
+                )
+        self.histories = {
+            name: _history(history, name) for name, history in (histories or {}).items()
+        }
+        self.title = title
+        self.settings = dict(settings or {})
+        metrics.reliability_bins(np.zeros(1), np.zeros((1, 2)), num_bins)
+        self.num_bins = num_bins
+        self.latency_samples = latency_samples
+        self.batch_size = batch_size
+        self._results = None
+        self._logits = {}
+
+    def logits(self, name):
+        """Test-set logits of `"teacher"`, `"student"` or `"baseline"`, as NumPy."""
+        if name not in self._logits:
+            model = {"teacher": self.teacher, "student": self.student,
+                     "baseline": self.baseline}[name]
+            outputs = model.predict(self.x_test, batch_size=self.batch_size, verbose=0)
+            activation = resolve_output_activation(model, "auto", name)
+            self._logits[name] = keras.ops.convert_to_numpy(
+                probabilities_to_logits(outputs, activation)
+            )
+        return self._logits[name]
+
+    def _model_results(self, name, model):
+        logits = self.logits(name)
+        return {
+            "accuracy": metrics.accuracy(self.y_test, logits),
+            "errors": metrics.error_count(self.y_test, logits),
+            "ece": metrics.expected_calibration_error(self.y_test, logits, self.num_bins),
+            "parameters": int(model.count_params()),
+            "latency_ms": latency.keras_latency_ms(model, self.x_test, self.latency_samples),
+        }
+
+    def _export_results(self, teacher_latency):
+        items = []
+        for result in self.exports:
+            item = {
+                "label": EXPORT_LABELS.get(
+                    (result.format, result.quantization),
+                    f"student ({result.format} {result.quantization})",
+                ),
+                "format": result.format,
+                "quantization": result.quantization,
+                "path": result.path,
+                "size_bytes": int(result.size_bytes),
+                "verified": result.verified,
+                "max_abs_diff": result.max_abs_diff,
+                "agreement": result.agreement,
+                "num_samples": result.num_samples,
+                "latency_ms": latency.artifact_latency_ms(
+                    result, self.student, self.x_test, self.latency_samples
+                ),
+            }
+            item["speedup_vs_teacher"] = teacher_latency / item["latency_ms"]
+            items.append(item)
+        return items
+
+    def compute(self):
+        """Computes every number of the report (once) and returns the results dict."""
+        if self._results is not None:
+            return self._results
+        models = {"teacher": self._model_results("teacher", self.teacher)}
+        if self.baseline is not None:
+            models["student_alone"] = self._model_results("baseline", self.baseline)
+        models["distilled_student"] = self._model_results("student", self.student)
+        teacher_logits, student_logits = self.logits("teacher"), self.logits("student")
+        distillation = {
+            "gap_closed": None,
+            "agreement": metrics.agreement(teacher_logits, student_logits),
+            "mean_kl": metrics.mean_kl(teacher_logits, student_logits),
+            "compression": models["teacher"]["parameters"]
+            / models["distilled_student"]["parameters"],
+        }
+        if self.baseline is not None:
+            distillation["gap_closed"] = metrics.gap_closed(
+                models["teacher"]["errors"],
+                models["student_alone"]["errors"],
+                models["distilled_student"]["errors"],
+            )
+            distillation["student_alone_agreement"] = metrics.agreement(
+                teacher_logits, self.logits("baseline")
+            )
+        exports = self._export_results(models["teacher"]["latency_ms"])
+        sizes = {(e["format"], e["quantization"]): e["size_bytes"] for e in exports}
+        ratio = None
+        if ("tflite", "int8") in sizes and ("tflite", None) in sizes:
+            ratio = sizes[("tflite", "int8")] / sizes[("tflite", None)]
+        self._results = {
+            "title": self.title,
+            "num_test_samples": int(len(self.y_test)),
+            "models": models,
+            "distillation": distillation,
+            "exports": exports,
+            "int8_size_ratio": ratio,
+            "latency_ms": {
+                "teacher (Keras)": models["teacher"]["latency_ms"],
+                "student (Keras)": models["distilled_student"]["latency_ms"],
+                **{e["label"]: e["latency_ms"] for e in exports},
+            },
+            "num_bins": self.num_bins,
+            "latency_samples": self.latency_samples,
+            "settings": self.settings,
+            "histories": self.histories,
+            "plots": {},
+            "plots_skipped": None,
+        }
+        return self._results
+
+    @property
+    def results(self):
+        """The results dict (computed on first access)."""
+        return self.compute()
+
+    def _draw_plots(self, directory):
+        plt = plots.import_pyplot()
+        if plt is None:
+            return {}, plots.MISSING_MATPLOTLIB
+        drawn = {}
+        if self.histories:
+            plots.training_curves(
+                plt, self.histories, os.path.join(directory, plots.PLOT_FILES["training_curves"])
+            )
+            drawn["training curves"] = plots.PLOT_FILES["training_curves"]
+        bins = {"teacher": metrics.reliability_bins(self.y_test, self.logits("teacher"), self.num_bins)}
+        if self.baseline is not None:
+            bins["student alone"] = metrics.reliability_bins(
+                self.y_test, self.logits("baseline"), self.num_bins
+            )
+        bins["distilled student"] = metrics.reliability_bins(
+            self.y_test, self.logits("student"), self.num_bins
+        )
+        plots.reliability_diagram(plt, bins, os.path.join(directory, plots.PLOT_FILES["reliability"]))
+        drawn["reliability diagram"] = plots.PLOT_FILES["reliability"]
+        matrix = metrics.confusion_matrix(self.y_test, self.logits("student"))
+        plots.confusion_plot(
+            plt, matrix, "Distilled student: confusion matrix (test set)",
+            os.path.join(directory, plots.PLOT_FILES["confusion"]),
+        )
+        drawn["confusion matrix"] = plots.PLOT_FILES["confusion"]
+        return drawn, None
+
+    def save(self, directory):
+        """Writes `report.md`, `report.json` and the PNG plots into `directory`.
+
+        Args:
+            directory: The output folder; created if missing.
+
+        Returns:
+            A dict of the written paths: `markdown`, `json` and one per plot.
+        """
+        directory = os.path.abspath(os.fspath(directory))
+        os.makedirs(directory, exist_ok=True)
+        results = self.compute()
+        results["plots"], results["plots_skipped"] = self._draw_plots(directory)
+        paths = {"markdown": os.path.join(directory, "report.md"),
+                 "json": os.path.join(directory, "report.json")}
+        writer.write_text(paths["json"], writer.to_json(results))
+        writer.write_text(paths["markdown"], writer.to_markdown(results))
+        paths.update({name: os.path.join(directory, f) for name, f in results["plots"].items()})
+        return paths
+
+    def to_markdown(self):
+        """The report as Markdown text."""
+        return writer.to_markdown(self.compute())

@@ -1,0 +1,123 @@
+"""PNG plots of a distillation report, drawn with matplotlib (extra `plot`).
+
+matplotlib is imported only here, lazily, with the non-interactive Agg
+backend; without it the report is written without plots.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+PLOT_FILES = {
+    "training_curves": "training_curves.png",
+    "reliability": "reliability_diagram.png",
+    "confusion": "confusion_matrix.png",
+}
+MISSING_MATPLOTLIB = (
+    'matplotlib is not installed; run `pip install "keras-distill[plot]"` to get the '
+    "training curves, reliability diagram and confusion matrix"
+)
+
+
+def import_pyplot():
+    """Returns `matplotlib.pyplot` on the Agg backend, or `None` if missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path):
+    """Saves `figure` beside `path`, then renames it into place."""
+    import matplotlib.pyplot as plt
+
+    handle, staged = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".png", dir=os.path.dirname(path)
+    )
+    os.close(handle)
+    try:
+        figure.savefig(staged, dpi=110, bbox_inches="tight")
+        os.replace(staged, path)
+    except BaseException:
+        os.unlink(staged)
+        raise
+    finally:
+        plt.close(figure)
+
+
+def _shade_phases(axis, phases):
+    """Shades every other phase and labels each at its first epoch."""
+    starts = [0] + [i for i in range(1, len(phases)) if phases[i] != phases[i - 1]]
+    ends = starts[1:] + [len(phases)]
+    for number, (start, end) in enumerate(zip(starts, ends)):
+        if number % 2:
+            axis.axvspan(start + 0.5, end + 0.5, color="0.9", zorder=0)
+        axis.text(start + 0.6, 1.0, f"phase {int(phases[start])}", fontsize=7,
+                  va="top", transform=axis.get_xaxis_transform())
+
+
+def training_curves(plt, histories, path):
+    """One column per training run: loss on top, accuracy below, by epoch."""
+    names = list(histories)
+    figure, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6), squeeze=False)
+    for column, name in enumerate(names):
+        history = histories[name]
+        for row, metric in enumerate(("loss", "accuracy")):
+            axis = axes[row, column]
+            for key in (metric, f"val_{metric}"):
+                if key in history:
+                    values = history[key]
+                    axis.plot(range(1, len(values) + 1), values, label=key, marker=".")
+            if "phase" in history and len(set(history["phase"])) > 1:
+                _shade_phases(axis, history["phase"])
+            axis.set_xlabel("epoch")
+            axis.set_ylabel(metric)
+            axis.legend(fontsize=7)
+        axes[0, column].set_title(name)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def reliability_diagram(plt, bins_by_model, path):
+    """Accuracy against confidence per bin, one line per model, with the diagonal."""
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="perfect calibration")
+    for name, bins in bins_by_model.items():
+        filled = np.asarray(bins["count"]) > 0
+        axis.plot(
+            np.asarray(bins["confidence"])[filled],
+            np.asarray(bins["accuracy"])[filled],
+            marker="o",
+            label=name,
+        )
+    axis.set_xlabel("confidence (top-1 probability)")
+    axis.set_ylabel("accuracy")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.legend(fontsize=8)
+    axis.set_title("Reliability diagram (test set)")
+    _save(figure, path)
+
+
+def confusion_plot(plt, matrix, title, path):
+    """The confusion matrix as an image with a count in each non-empty cell."""
+    matrix = np.asarray(matrix)
+    size = max(4.0, 0.45 * len(matrix) + 1.5)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(np.log1p(matrix), cmap="Blues")
+    threshold = np.log1p(matrix).max() / 2
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            color = "white" if np.log1p(count) > threshold else "black"
+            axis.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
+    axis.set_xticks(range(len(matrix)))
+    axis.set_yticks(range(len(matrix)))
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    _save(figure, path)

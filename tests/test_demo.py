@@ -1,0 +1,132 @@
+"""`keras-distill demo` end to end on the offline digits, and its data handling."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_distill import cli
+from keras_distill.demo import data
+from keras_distill.demo.jitter import JitteredImages
+from keras_distill.demo.jitter import shift_images
+
+EXPECTED_FILES = (
+    "report.md",
+    "report.json",
+    "training_curves.png",
+    "reliability_diagram.png",
+    "confusion_matrix.png",
+    "student_int8.tflite",
+    "student_float32.tflite",
+    "student.onnx",
+    "student_saved_model/saved_model.pb",
+    "teacher_cache.npz",
+    "teacher.keras",
+    "student.keras",
+)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    status = cli.main(["demo", "--dataset", "digits", "--out", str(out), "--verbose", "0"])
+    with open(out / "report.json") as f:
+        results = json.load(f)
+    return status, out, results
+
+
+def test_demo_writes_report_plots_and_verified_exports(demo_run):
+    status, out, results = demo_run
+    assert status == 0
+    for name in EXPECTED_FILES:
+        assert os.path.exists(out / name), name
+        assert os.path.getsize(out / name) > 0, name
+    exports = {(e["format"], e["quantization"]): e for e in results["exports"]}
+    assert set(exports) == {("saved_model", None), ("tflite", None), ("tflite", "int8"), ("onnx", None)}
+    for item in exports.values():
+        assert item["verified"] and item["num_samples"] == 500
+        assert item["agreement"] >= 0.99
+        assert item["size_bytes"] == _size(item["path"])
+    assert exports[("onnx", None)]["max_abs_diff"] < 1e-4
+    assert results["int8_size_ratio"] == pytest.approx(
+        exports[("tflite", "int8")]["size_bytes"] / exports[("tflite", None)]["size_bytes"]
+    )
+    # No staging leftovers next to the artifacts.
+    assert not [name for name in os.listdir(out) if name.startswith(".")]
+
+
+def test_demo_report_contents(demo_run):
+    _, out, results = demo_run
+    models = results["models"]
+    assert list(models) == ["teacher", "student_alone", "distilled_student"]
+    for model in models.values():
+        assert model["errors"] == round((1 - model["accuracy"]) * 500)
+        assert 0 <= model["ece"] <= 1 and model["latency_ms"] > 0
+    assert models["teacher"]["parameters"] > 10 * models["distilled_student"]["parameters"]
+    assert models["distilled_student"]["accuracy"] > 0.9
+    assert set(results["latency_ms"]) >= {
+        "teacher (Keras)", "student (Keras)", "student (TFLite int8)", "student (ONNX Runtime)"
+    }
+    distillation = results["distillation"]
+    assert 0.9 < distillation["agreement"] <= 1 and distillation["mean_kl"] >= 0
+    assert list(results["histories"]) == ["teacher", "student alone", "distillation"]
+    # FineTuning logged the phase of each distillation epoch: distil, then fine-tune.
+    phases = results["histories"]["distillation"]["phase"]
+    assert phases[0] == 0 and phases[-1] == 1
+    assert set(results["phase_seconds"]) == {
+        "Train the teacher", "Train the student alone", "Cache the teacher's outputs",
+        "Distil and fine-tune the student", "Save and export the student", "Write the report",
+    }
+    markdown = (out / "report.md").read_text()
+    for text in ("| distilled student |", "gap closed", "student (TFLite int8)",
+                 "![confusion matrix](confusion_matrix.png)", "int8 TFLite size / float32"):
+        assert text in markdown
+
+
+def test_missing_data_file_names_the_flag(tmp_path, capsys):
+    status = cli.main(["demo", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path)])
+    assert status == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_offline_mnist_download_names_the_flag(tmp_path, monkeypatch, capsys):
+    import keras
+
+    def offline():
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    assert cli.main(["demo", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "--data PATH" in error and "name resolution" in error
+
+
+def test_mnist_file_without_the_expected_arrays_is_rejected(tmp_path):
+    path = str(tmp_path / "bad.npz")
+    np.savez(path, x_train=np.zeros((2, 28, 28)))
+    with pytest.raises(data.DataError, match=r"lacks the arrays \['y_train', 'x_test', 'y_test'\]"):
+        data.load_mnist(path)
+
+
+def test_shift_images_moves_pixels_and_fills_with_zeros():
+    image = np.zeros((1, 16), "float32")
+    image[0, 1 * 4 + 2] = 1.0  # row 1, column 2 of a 4x4 image
+    shifted = shift_images(np.repeat(image, 3, 0), (4, 4), np.array([[1, -2], [0, 0], [-2, 1]]))
+    assert shifted[0].reshape(4, 4)[2, 0] == 1.0 and shifted[0].sum() == 1.0
+    np.testing.assert_array_equal(shifted[1], image[0])
+    assert shifted[2].sum() == 0.0  # moved off the top edge
+
+
+def test_jittered_images_cover_every_sample_once_per_epoch():
+    x = np.arange(10, dtype="float32")[:, None] * np.ones((1, 4), "float32")
+    batches = JitteredImages(x, np.arange(10), (2, 2), max_shift=0, batch_size=4, seed=0)
+    assert len(batches) == 3
+    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
+    assert sorted(labels) == list(range(10))
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(r, n)) for r, _, names in os.walk(path) for n in names)
