@@ -29,6 +29,6 @@ setup(
         "tfmot": TFMOT,
         "plot": PLOT,
         "examples": EXAMPLES,
-        "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT,
+        "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT + TFMOT,
     },
 )

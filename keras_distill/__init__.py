@@ -6,6 +6,7 @@ Train a small student from a large teacher with `compile`/`fit`, then ship it.
 from keras_distill import callbacks
 from keras_distill import export
 from keras_distill import losses
+from keras_distill import optimize
 from keras_distill import schedules
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
