@@ -122,7 +122,8 @@ class PhaseScheduler(DistillerCallback):
             )
 
     def _wrap_schedule(self):
-        optimizer = self.distiller.optimizer
+        # A LossScaleOptimizer (mixed precision) delegates its learning rate.
+        optimizer = getattr(self.distiller.optimizer, "inner_optimizer", self.distiller.optimizer)
         current = optimizer._learning_rate
         if isinstance(current, PhaseLearningRate):
             self._schedule_wrapper = current
