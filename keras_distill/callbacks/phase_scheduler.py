@@ -96,6 +96,7 @@ class PhaseScheduler(DistillerCallback):
 
     def _prepare_optimizer(self):
         trainability = self._trainability
+        # Deriving every phase's flags now makes an unknown layer name fail before training.
         states = [
             trainability.derive([p.trainable for p in self.phases[: i + 1]])
             for i in range(len(self.phases))
@@ -117,8 +118,9 @@ class PhaseScheduler(DistillerCallback):
                 f"built with: {sorted(missing)}. Keras optimizers only update the "
                 "variables they were built with. Give the PhaseScheduler a freshly "
                 "compiled Distiller (it builds the optimizer over every student "
-                "variable), or call `distiller.optimizer.build(distiller.student."
-                "weights)` with all layers trainable before training."
+                "variable that can train), or, before any training, make every "
+                "student layer trainable and call `distiller.optimizer.build("
+                "distiller.student.trainable_variables)`."
             )
 
     def _wrap_schedule(self):
