@@ -22,11 +22,12 @@ def table(results):
     n = results["num_test_samples"]
     rows = [
         [MODEL_LABELS[key], f"{m['parameters']:,}", f"{100 * m['accuracy']:.2f}%",
-         f"{m['errors']}/{n}", f"{m['ece']:.4f}", f"{m['latency_ms']:.3f}"]
+         f"{m['errors']}/{n}", f"{m['ece']:.4f}", f"{m['latency_ms']:.3f}",
+         f"{m['compiled_latency_ms']:.3f}"]
         for key, m in results["models"].items()
     ]
     lines = ["", "== Summary =="]
-    lines += _table(["model (Keras)", "params", "test acc", "errors", "ECE", "ms/sample"], rows)
+    lines += _table(["model (Keras)", "params", "test acc", "errors", "ECE", "ms eager", "ms tf.function"], rows)
     d = results["distillation"]
     gap = "n/a" if d["gap_closed"] is None else f"{100 * d['gap_closed']:.1f}%"
     lines += [
@@ -38,11 +39,13 @@ def table(results):
     rows = [
         [e["label"], _size(e["size_bytes"]), "yes" if e["verified"] else "no",
          "n/a" if e["agreement"] is None else f"{100 * e['agreement']:.2f}%",
-         f"{e['latency_ms']:.3f}", f"{e['speedup_vs_teacher']:.1f}x"]
+         f"{e['latency_ms']:.3f}",
+         f"{e['speedup_vs_teacher']:.1f}x / {e['speedup_vs_compiled_teacher']:.1f}x"]
         for e in results["exports"]
     ]
     lines += _table(
-        ["exported student", "size", "verified", "agrees w/ Keras", "ms/sample", "vs teacher"], rows
+        ["exported student", "size", "verified", "agrees w/ Keras", "ms/sample",
+         "vs teacher (eager / tf.function)"], rows
     )
     if results.get("int8_size_ratio") is not None:
         lines.append(f"int8 / float32 TFLite size: {results['int8_size_ratio']:.3f}")

@@ -1,0 +1,102 @@
+"""Hinton et al. (2015) MNIST reproduction over seeds: the table of benchmarks/results/hinton_mnist.md.
+
+Runs `keras-distill demo --preset PRESET --seed S` for each seed (each in its
+own process, timed), then tabulates every run's report.json:
+
+    python benchmarks/hinton_mnist.py --data /path/to/mnist.npz --preset full --seeds 0 1 2
+
+`--aggregate-only` tabulates existing run folders (`OUT/seedS`) without
+training, e.g. after running the seeds in the background.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PAPER = {"teacher": 67, "student_alone": 146, "distilled_student": 74}
+
+
+def run_seed(args, seed):
+    out = os.path.join(args.out, f"seed{seed}")
+    command = [sys.executable, "-m", "keras_distill.cli", "demo", "--preset", args.preset,
+               "--seed", str(seed), "--out", out, "--verbose", "2"]
+    if args.data:
+        command += ["--data", args.data]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    print(f"seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def load(out, seed):
+    with open(os.path.join(out, f"seed{seed}", "report.json")) as f:
+        return json.load(f)
+
+
+def _stats(values, fmt):
+    if len(values) == 1:
+        return format(values[0], fmt)
+    mean = statistics.mean(values)
+    return f"{format(mean, fmt)} ({format(min(values), fmt)} to {format(max(values), fmt)})"
+
+
+def _export(result, format, quantization):
+    for item in result["exports"]:
+        if item["format"] == format and item["quantization"] == quantization:
+            return item
+    raise KeyError((format, quantization))
+
+
+def table(results, seeds):
+    rows = []
+    def add(name, values, fmt, paper=""):
+        rows.append(f"| {name} | {_stats(values, fmt)} | {paper} |")
+    for key, label in (("teacher", "teacher"), ("student_alone", "student alone"),
+                       ("distilled_student", "distilled student")):
+        add(f"{label}: test errors / 10,000",
+            [r["models"][key]["errors"] for r in results], ".1f", PAPER[key])
+    add("share of the gap closed", [100 * r["distillation"]["gap_closed"] for r in results],
+        ".1f", "91%")
+    add("teacher-student top-1 agreement (%)",
+        [100 * r["distillation"]["agreement"] for r in results], ".2f")
+    add("mean KL(teacher || student), nats", [r["distillation"]["mean_kl"] for r in results], ".4f")
+    add("ECE, distilled student", [r["models"]["distilled_student"]["ece"] for r in results], ".4f")
+    int8 = [_export(r, "tflite", "int8") for r in results]
+    add("int8 TFLite size / float32 TFLite size", [r["int8_size_ratio"] for r in results], ".3f")
+    add("int8 TFLite size (KiB)", [e["size_bytes"] / 1024 for e in int8], ".0f")
+    add("int8 TFLite top-1 agreement with Keras (%, 10,000 test images)",
+        [100 * e["agreement"] for e in int8], ".2f")
+    add("teacher (Keras) latency, ms/sample",
+        [r["latency_ms"]["teacher (Keras)"] for r in results], ".3f")
+    add("student (TFLite int8) latency, ms/sample", [e["latency_ms"] for e in int8], ".3f")
+    add("student (ONNX Runtime) latency, ms/sample",
+        [_export(r, "onnx", None)["latency_ms"] for r in results], ".3f")
+    add("int8 TFLite speed-up vs Keras teacher", [e["speedup_vs_teacher"] for e in int8], ".1f")
+    add("wall time of the run (s)", [r["wall_seconds"] for r in results], ".0f")
+    header = [f"Seeds: {', '.join(map(str, seeds))} ({len(seeds)} run(s)); mean (min to max).", "",
+              "| | ours | paper |", "|---|---:|---:|"]
+    return "\n".join(header + rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="A local mnist.npz.")
+    parser.add_argument("--preset", default="full", choices=("quick", "full"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", default="runs/hinton_mnist")
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.aggregate_only:
+        for seed in args.seeds:
+            run_seed(args, seed)
+    results = [load(args.out, seed) for seed in args.seeds]
+    text = table(results, args.seeds)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
