@@ -7,6 +7,7 @@ from keras_distill import callbacks
 from keras_distill import export
 from keras_distill import losses
 from keras_distill import optimize
+from keras_distill import report
 from keras_distill import schedules
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
@@ -16,6 +17,7 @@ from keras_distill.export import ExportVerificationError
 from keras_distill.export import export_onnx
 from keras_distill.export import export_saved_model
 from keras_distill.export import export_tflite
+from keras_distill.report import DistillationReport
 from keras_distill.transfer import TransferResult
 from keras_distill.transfer import transfer_weights
 from keras_distill.version import __version__

@@ -118,3 +118,10 @@ def test_bad_arguments_are_named(trained, kwargs, error, message):
     arguments.update(kwargs)
     with pytest.raises(error, match=message):
         DistillationReport(**arguments)
+
+
+def test_public_names():
+    assert keras_distill.DistillationReport is DistillationReport
+    for name in ("agreement", "confusion_matrix", "expected_calibration_error", "gap_closed",
+                 "mean_kl"):
+        assert callable(getattr(keras_distill.report, name))
