@@ -5,7 +5,7 @@ The teacher is trained on all of MNIST (as in `keras-distill demo`); the
 The soft targets still teach it what a 3 looks like; only its bias for class
 3 is too low. Raising that bias fixes most of the errors on 3s.
 
-    python examples/mnist_omitted_class.py --data /path/to/mnist.npz --teacher runs/seed0/teacher.keras
+    python examples/mnist_omitted_class.py --data mnist.npz --teacher runs/seed0/teacher.keras
     python examples/mnist_omitted_class.py --dataset digits      # offline, trains its own teacher
 
 Two bias corrections are reported: the paper's `+3.5` (`--bias-shift`), and
@@ -45,7 +45,7 @@ def parse_args(argv):
     parser.add_argument("--teacher", metavar="PATH",
                         help="A trained teacher .keras (e.g. teacher.keras written by "
                         "`keras-distill demo`); default: train one.")
-    parser.add_argument("--omit", type=int, default=3, help="The class left out of the transfer set.")
+    parser.add_argument("--omit", type=int, default=3, help="Class left out of the transfer set.")
     parser.add_argument("--bias-shift", type=float, default=3.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", metavar="FILE", help="Also write the results as JSON.")

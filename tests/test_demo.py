@@ -43,7 +43,9 @@ def test_demo_writes_report_plots_and_verified_exports(demo_run):
         assert os.path.exists(out / name), name
         assert os.path.getsize(out / name) > 0, name
     exports = {(e["format"], e["quantization"]): e for e in results["exports"]}
-    assert set(exports) == {("saved_model", None), ("tflite", None), ("tflite", "int8"), ("onnx", None)}
+    assert set(exports) == {
+        ("saved_model", None), ("tflite", None), ("tflite", "int8"), ("onnx", None)
+    }
     for item in exports.values():
         assert item["verified"] and item["num_samples"] == 500
         assert item["agreement"] >= 0.99

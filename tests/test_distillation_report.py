@@ -106,7 +106,7 @@ def test_a_distiller_stands_for_its_student(trained):
     "kwargs, error, message",
     [
         (dict(y_test=np.zeros(3)), ValueError, "same number of samples"),
-        (dict(exports=["s.tflite"]), TypeError, r"`exports\[0\]` must be a keras_distill.ExportResult"),
+        (dict(exports=["s.tflite"]), TypeError, r"`exports\[0\]` must be a keras_distill"),
         (dict(student="student.keras"), TypeError, "`student` must be a keras.Model"),
         (dict(histories={"run": [1.0]}), TypeError, r"`histories\['run'\]`"),
         (dict(num_bins=0), ValueError, "`num_bins`"),

@@ -4,11 +4,16 @@ from keras_distill.report.writer import MODEL_LABELS
 
 
 def _row(cells, widths):
-    return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    """The first cell left-aligned, the others right-aligned."""
+    padded = [str(cells[0]).ljust(widths[0])]
+    padded += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:])]
+    return "  ".join(padded)
 
 
 def _size(num_bytes):
-    return f"{num_bytes / 1024:.0f} KiB" if num_bytes < 1024**2 else f"{num_bytes / 1024**2:.2f} MiB"
+    if num_bytes < 1024**2:
+        return f"{num_bytes / 1024:.0f} KiB"
+    return f"{num_bytes / 1024**2:.2f} MiB"
 
 
 def _table(header, rows):
@@ -27,7 +32,8 @@ def table(results):
         for key, m in results["models"].items()
     ]
     lines = ["", "== Summary =="]
-    lines += _table(["model (Keras)", "params", "test acc", "errors", "ECE", "ms eager", "ms tf.function"], rows)
+    header = ["model (Keras)", "params", "test acc", "errors", "ECE", "ms eager", "ms tf.function"]
+    lines += _table(header, rows)
     d = results["distillation"]
     gap = "n/a" if d["gap_closed"] is None else f"{100 * d['gap_closed']:.1f}%"
     lines += [

@@ -51,8 +51,9 @@ class DistillationReport:
 
     On a labelled test set it measures, for each model, test accuracy, error
     count, expected calibration error, parameters and single-sample CPU
-    latency (eager and as a `tf.function`); for the pair, the share of the teacher-student gap closed,
-    top-1 agreement and mean KL(teacher || student). Given the
+    latency (eager and as a `tf.function`); for the pair, the share of the
+    teacher-student gap closed, top-1 agreement and mean KL(teacher ||
+    student). Given the
     `ExportResult`s of the exported student, it adds each artifact's size,
     verification and latency in its runtime. `save` writes `report.md`,
     `report.json` and PNG plots (training curves, reliability diagram,
@@ -253,28 +254,26 @@ class DistillationReport:
         plt = plots.import_pyplot()
         if plt is None:
             return {}, plots.MISSING_MATPLOTLIB
+        files = plots.PLOT_FILES
         drawn = {}
         if self.histories:
-            plots.training_curves(
-                plt, self.histories, os.path.join(directory, plots.PLOT_FILES["training_curves"])
-            )
-            drawn["training curves"] = plots.PLOT_FILES["training_curves"]
-        bins = {"teacher": metrics.reliability_bins(self.y_test, self.logits("teacher"), self.num_bins)}
-        if self.baseline is not None:
-            bins["student alone"] = metrics.reliability_bins(
-                self.y_test, self.logits("baseline"), self.num_bins
-            )
-        bins["distilled student"] = metrics.reliability_bins(
-            self.y_test, self.logits("student"), self.num_bins
-        )
-        plots.reliability_diagram(plt, bins, os.path.join(directory, plots.PLOT_FILES["reliability"]))
-        drawn["reliability diagram"] = plots.PLOT_FILES["reliability"]
+            path = os.path.join(directory, files["training_curves"])
+            plots.training_curves(plt, self.histories, path)
+            drawn["training curves"] = files["training_curves"]
+        names = {"teacher": "teacher", "baseline": "student alone", "student": "distilled student"}
+        bins = {
+            label: metrics.reliability_bins(self.y_test, self.logits(name), self.num_bins)
+            for name, label in names.items()
+            if name != "baseline" or self.baseline is not None
+        }
+        plots.reliability_diagram(plt, bins, os.path.join(directory, files["reliability"]))
+        drawn["reliability diagram"] = files["reliability"]
         matrix = metrics.confusion_matrix(self.y_test, self.logits("student"))
         plots.confusion_plot(
             plt, matrix, "Distilled student: confusion matrix (test set)",
-            os.path.join(directory, plots.PLOT_FILES["confusion"]),
+            os.path.join(directory, files["confusion"]),
         )
-        drawn["confusion matrix"] = plots.PLOT_FILES["confusion"]
+        drawn["confusion matrix"] = files["confusion"]
         return drawn, None
 
     def save(self, directory):

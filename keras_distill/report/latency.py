@@ -54,7 +54,9 @@ def keras_latency_ms(model, x, num_samples=100, compiled=False):
     _check_num_samples(num_samples)
     x = np.asarray(x)
     samples = [x[i : i + 1] for i in range(min(num_samples, len(x)))]
-    call = lambda sample: model(sample, training=False)  # noqa: E731
+    def call(sample):
+        return model(sample, training=False)
+
     if compiled:
         import tensorflow as tf
 

@@ -93,7 +93,8 @@ def _exports_lines(results):
     for item in exports:
         agreement = item["agreement"]
         lines.append(
-            f"| {item['label']} (`{os.path.basename(item['path'])}`) | {_size(item['size_bytes'])} | "
+            f"| {item['label']} (`{os.path.basename(item['path'])}`) | "
+            f"{_size(item['size_bytes'])} | "
             f"{'yes' if item['verified'] else 'no'} | {_number(item['max_abs_diff'], '.3g')} | "
             + ("n/a" if agreement is None else f"{100 * agreement:.2f}%")
             + f" ({item['num_samples']} samples) | {_number(item['latency_ms'], '.3f')} | "
