@@ -202,7 +202,10 @@ def to_keras(tf_keras_model, student):
     Returns:
         A new Keras 3 model; `student` itself is left unchanged.
     """
-    clone = keras.models.clone_model(student)
+    # `from_config` keeps every layer name, inputs included (`clone_model`
+    # renames the inputs of a Sequential model, which would rename the
+    # inputs of its exports).
+    clone = type(student).from_config(student.get_config())
     for layer in clone.layers:
         if not layer.weights:
             continue
