@@ -1,4 +1,4 @@
-"""Hinton et al. (2015) MNIST reproduction over seeds: the table of benchmarks/results/hinton_mnist.md.
+"""Hinton et al. (2015) MNIST over seeds: the table of benchmarks/results/hinton_mnist.md.
 
 Runs `keras-distill demo --preset PRESET --seed S` for each seed (each in its
 own process, timed), then tabulates every run's report.json:
