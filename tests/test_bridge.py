@@ -91,6 +91,13 @@ def test_subclassed_student_is_rejected(tf_keras):
         bridge.to_tf_keras(net, tf_keras, "test")
 
 
+def test_multi_output_student_is_rejected(tf_keras):
+    inputs = keras.Input((ot.FEATURES,))
+    student = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
+    with pytest.raises(ValueError, match="has 2 outputs"):
+        bridge.to_tf_keras(student, tf_keras, "test")
+
+
 def test_keras_3_only_settings_are_rejected(tf_keras):
     student = keras.Sequential(
         [keras.Input((ot.FEATURES,)), keras.layers.Dense(4, lora_rank=2)]

@@ -59,6 +59,11 @@ def _check_model(student, purpose):
         )
     if not student.inputs:
         raise ValueError(f"{purpose} needs a built `student` with known inputs.")
+    if len(student.outputs) != 1:
+        raise ValueError(
+            f"{purpose} distils one output against the teacher's logits; `student` "
+            f"{student.name!r} has {len(student.outputs)} outputs."
+        )
     unsupported = [
         layer
         for layer in student.layers
@@ -87,7 +92,11 @@ def _convert_object(tf_keras, key, value):
 def _tf_keras_config(layer, tf_keras_class, tf_keras):
     # Subclasses forward `**kwargs` to their bases, whose arguments count too.
     accepted = set(_BASE_KEYS).union(
-        *(inspect.signature(c.__init__).parameters for c in tf_keras_class.__mro__ if "__init__" in vars(c))
+        *(
+            inspect.signature(base.__init__).parameters
+            for base in tf_keras_class.__mro__
+            if "__init__" in vars(base)
+        )
     )
     config = {}
     for key, value in layer.get_config().items():

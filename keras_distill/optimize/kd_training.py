@@ -39,13 +39,12 @@ def split_data(data):
 
 def teacher_logits(teacher_or_cache, x):
     """Dense teacher logits for `x`, from a cache (checked against `x`) or a teacher."""
-    from keras_distill.distiller import Distiller
-
     if isinstance(teacher_or_cache, TeacherCache):
         # `inputs` rejects data other than what the cache was computed on.
         teacher_or_cache.inputs(x)
         return teacher_or_cache.dense_logits()
-    if isinstance(teacher_or_cache, (keras.Model, Distiller)):
+    # A `Distiller` is a `keras.Model`; `compute` runs its teacher.
+    if isinstance(teacher_or_cache, keras.Model):
         return TeacherCache.compute(teacher_or_cache, x).dense_logits()
     raise TypeError(
         "`teacher_or_cache` must be a `keras_distill.TeacherCache`, a teacher "

@@ -106,7 +106,8 @@ def prune_and_distill(
             (0, 1). Defaults to `0.8`.
         schedule: `"polynomial"` (sparsity grows from 0 to the target over
             the first 70% of the steps, then stays), `"constant"` (the target
-            from the first step), or a `tfmot.sparsity.keras.PruningSchedule`.
+            from the first step), or a `tfmot.sparsity.keras.PruningSchedule`
+            (its own sparsity then applies, not `target_sparsity`).
             Defaults to `"polynomial"`.
         epochs: Training epochs. Defaults to `2`.
         batch_size: Batch size. Defaults to `128`.
