@@ -7,6 +7,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import keras_distill as kd
 from keras_distill.optimize import bridge
+from keras_distill.optimize import qat_export
 from keras_distill.optimize import quantize
 from keras_distill.optimize.tfmot_import import import_tfmot
 from tests import optimize_testing as ot
@@ -99,3 +100,20 @@ def test_export_qat_tflite_rejects_a_keras_3_model(tmp_path):
     with pytest.raises(TypeError, match="quantization_aware_distill"):
         kd.optimize.export_qat_tflite(ot.student(), tmp_path / "student.tflite")
     assert not (tmp_path / "student.tflite").exists()
+
+
+def test_failed_verification_leaves_no_file(monkeypatch, tmp_path):
+    tfmot, tf_keras = import_tfmot("the QAT tests")
+    first, second = (
+        tfmot.quantization.keras.quantize_model(bridge.to_tf_keras(ot.student(), tf_keras, "t"))
+        for _ in range(2)
+    )
+    x, _ = ot.data(256)
+    for model in (first, second):
+        model(x, training=True)  # learns its activation ranges
+    convert = qat_export._convert
+    # The file of another model cannot reproduce `first`.
+    monkeypatch.setattr(qat_export, "_convert", lambda model, specs: convert(second, specs))
+    with pytest.raises(kd.ExportVerificationError, match="top-1 agreement"):
+        kd.optimize.export_qat_tflite(first, tmp_path / "qat.tflite", sample_inputs=x)
+    assert list(tmp_path.iterdir()) == []
