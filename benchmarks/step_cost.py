@@ -60,16 +60,16 @@ def parse_args(argv=None):
     parser.add_argument(
         "--train-samples",
         type=int,
-        default=12000,
-        help="samples per epoch for the Hinton pair (default 12000; 60000 is full MNIST)",
+        default=12800,
+        help="samples per epoch for the Hinton pair (default 12800; 60000 is full MNIST)",
     )
     parser.add_argument(
         "--conv-train-samples",
         type=int,
-        default=3000,
-        help="samples per epoch for the conv pair (default 3000)",
+        default=3840,
+        help="samples per epoch for the conv pair (default 3840)",
     )
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per row")
     parser.add_argument(
         "--cheap-repeats", type=int, default=3, help="timed epochs of rows (a), (c) per repeat"

@@ -6,8 +6,10 @@ import pytest
 import tensorflow as tf
 
 import keras_distill as kd
+from keras_distill.cache import cache_file
 from keras_distill.cache import packed_inputs
-from keras_distill.cache import teacher_cache as teacher_cache_module
+from keras_distill.cache import teacher_cache
+from keras_distill.cache.teacher_outputs import TeacherOutputs
 from tests import testing
 
 CLASSES = 6
@@ -158,7 +160,7 @@ def test_compute_reuses_a_matching_file_and_recomputes_a_stale_one(tmp_path, mon
         raise AssertionError("the teacher ran although the cache file matches")
 
     with monkeypatch.context() as patch:
-        patch.setattr(teacher_cache_module._TeacherOutputs, "predict", no_teacher_pass)
+        patch.setattr(TeacherOutputs, "predict", no_teacher_pass)
         again = kd.TeacherCache.compute(teacher, x, path=path)
     np.testing.assert_array_equal(again.dense_logits(), first.dense_logits())
     teacher.set_weights([w * 2.0 for w in teacher.get_weights()])
@@ -178,7 +180,7 @@ def test_a_failed_save_leaves_the_previous_file_and_no_partial_one(tmp_path, mon
         handle.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(teacher_cache_module.np, "savez", failing_savez)
+    monkeypatch.setattr(cache_file.np, "savez", failing_savez)
     with pytest.raises(OSError, match="disk full"):
         cache.save(path)
     with pytest.raises(OSError, match="disk full"):
@@ -256,3 +258,8 @@ def test_cached_fit_trains_the_student():
     history = distiller.fit(cache.inputs(x), y, epochs=15, batch_size=32, verbose=0)
     assert history.history["distillation_loss"][-1] < 0.5 * history.history["distillation_loss"][0]
     assert history.history["accuracy"][-1] > 0.6
+
+
+def test_teacher_cache_is_exported_and_registered():
+    assert kd.TeacherCache is teacher_cache.TeacherCache
+    assert keras.saving.get_registered_object("keras_distill>TeacherCache") is kd.TeacherCache

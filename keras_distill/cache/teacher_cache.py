@@ -2,41 +2,20 @@
 
 import numbers
 import os
-import tempfile
 import warnings
+import zipfile
 
 import keras
 import numpy as np
 
 from keras_distill.api_export import register
 from keras_distill.cache import augmentation
+from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.cache import packed_inputs
+from keras_distill.cache.teacher_outputs import TeacherOutputs
 from keras_distill.distiller.output_logits import TeacherLogits
 from keras_distill.distiller.output_logits import resolve_output_activation
-
-
-class _TeacherOutputs(keras.Model):
-    """The compiled forward pass of a cache: teacher logits, optionally top-k."""
-
-    def __init__(self, logits_fn, top_k):
-        super().__init__(name="teacher_outputs")
-        self._logits_fn = logits_fn
-        self._top_k = top_k
-        self.num_classes = None
-        self.built = True
-
-    def call(self, x):
-        logits = self._logits_fn(x)
-        self.num_classes = logits.shape[-1]
-        if self._top_k is None:
-            return logits
-        if self._top_k > logits.shape[-1]:
-            raise ValueError(
-                f"`top_k` must be at most the number of classes ({logits.shape[-1]}). "
-                f"Received: top_k={self._top_k}"
-            )
-        return packed_inputs.compress_top_k(logits, self._top_k)
 
 
 @register
@@ -154,10 +133,10 @@ class TeacherCache:
         if path is not None and os.path.exists(path):
             try:
                 return cls.load(path, fingerprint=expected)
-            except ValueError as error:
+            except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
                 warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
-        model = _TeacherOutputs(logits_fn, top_k)
-        model.jit_compile = model._resolve_auto_jit_compile() if jit_compile == "auto" else jit_compile
+        model = TeacherOutputs(logits_fn, top_k)
+        model.compile(optimizer=None, jit_compile=jit_compile)
         outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
         cache = cls(outputs, expected, num_classes=model.num_classes)
         if path is not None:
@@ -168,8 +147,17 @@ class TeacherCache:
     def load(cls, path, teacher=None, x=None, fingerprint=None, teacher_activation="auto"):
         """Loads a cache saved by `save`/`compute`, checking its fingerprint.
 
-        Pass the `teacher` and the inputs `x` it should belong to (the
-        fingerprint is recomputed from them), or a `fingerprint` string.
+        Args:
+            path: The `.npz` file.
+            teacher: The teacher (or `Distiller`) the cache must belong to.
+                Defaults to `None`.
+            x: The inputs the cache must belong to. Defaults to `None`.
+            fingerprint: The expected fingerprint, instead of `teacher` and
+                `x`. Defaults to `None`.
+            teacher_activation: As in `compute`. Defaults to `"auto"`.
+
+        Returns:
+            A `TeacherCache`.
 
         Raises:
             ValueError: When neither is given, or the file belongs to another
@@ -180,8 +168,7 @@ class TeacherCache:
                 "`TeacherCache.load` needs `teacher` and `x` (or `fingerprint`) to check "
                 "that the cache belongs to them; a stale cache must not be reused."
             )
-        with np.load(path, allow_pickle=False) as data:
-            fields = {name: data[name] for name in data.files}
+        fields = cache_file.read(path)
         stored = str(fields.pop("fingerprint"))
         top_k = int(fields.pop("top_k"))
         num_classes = int(fields.pop("num_classes"))
@@ -216,19 +203,7 @@ class TeacherCache:
             num_classes=np.array(self._num_classes),
             format_version=np.array(fingerprint_lib.FORMAT_VERSION),
         )
-        directory = os.path.dirname(os.path.abspath(path))
-        handle = tempfile.NamedTemporaryFile(
-            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-        )
-        try:
-            with handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(handle.name, path)
-        except BaseException:
-            os.unlink(handle.name)
-            raise
+        cache_file.write(path, arrays)
         self._path = path
 
     def inputs(self, x):
