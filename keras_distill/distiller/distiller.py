@@ -244,13 +244,7 @@ class Distiller(keras.Model):
         validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
         alpha = ops.cast(self._alpha, "float32")
         correction = _global_batch_correction(y_pred)
-        if self.student_loss_fn is not None:
-            validation.check_labels(y, y_pred)
-            student_loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
-            if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
-                student_loss = student_loss * correction
-        else:
-            student_loss = ops.zeros((), "float32")
+        student_loss = self._student_loss(y, y_pred, sample_weight, correction)
         distillation_loss = self.distillation_loss_fn(
             teacher_logits,
             self.student_logits(y_pred),
@@ -262,6 +256,16 @@ class Distiller(keras.Model):
         total = alpha * student_loss + (1.0 - alpha) * distillation_loss
         total = total + self._regularization_loss()
         return total, student_loss, distillation_loss
+
+    def _student_loss(self, y, y_pred, sample_weight, correction):
+        """The hard-label loss as this replica's share of the global-batch mean."""
+        if self.student_loss_fn is None:
+            return ops.zeros((), "float32")
+        validation.check_labels(y, y_pred)
+        loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
+        if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
+            loss = loss * correction
+        return loss
 
     def _regularization_loss(self):
         extra = self.student.losses
@@ -294,13 +298,9 @@ class Distiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, _ = packed_inputs.unpack(x)
         y_pred = self.student(x, training=False)
-        if self.student_loss_fn is not None:
-            validation.check_labels(y, y_pred)
-            student_loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
-            if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
-                student_loss = student_loss * _global_batch_correction(y_pred)
-        else:
-            student_loss = ops.zeros((), "float32")
+        student_loss = self._student_loss(
+            y, y_pred, sample_weight, _global_batch_correction(y_pred)
+        )
         loss = student_loss + self._regularization_loss()
         logs = self._update_metrics(x, y, y_pred, sample_weight, loss, student_loss, None)
         logs.pop(self.distillation_loss_tracker.name, None)
