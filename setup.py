@@ -29,6 +29,7 @@ setup(
         "tfmot": TFMOT,
         "plot": PLOT,
         "examples": EXAMPLES,
+        "demo": EXAMPLES + EXPORT + PLOT,
         "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT + TFMOT,
     },
 )
