@@ -1,5 +1,7 @@
 """Base class of the distillation losses: compares teacher and student outputs."""
 
+import abc
+
 import keras
 from keras import ops
 
@@ -52,7 +54,7 @@ def reduce_per_sample(values, sample_weight=None, reduction="sum_over_batch_size
 
 
 @register
-class DistillationLoss(keras.losses.Loss):
+class DistillationLoss(keras.losses.Loss, abc.ABC):
     """Base class of the losses that compare teacher and student outputs.
 
     Subclasses implement `call(teacher_outputs, student_outputs, temperature)`
@@ -105,11 +107,9 @@ class DistillationLoss(keras.losses.Loss):
         values = self.call(teacher_outputs, student_outputs, temperature, activation=activation)
         return reduce_per_sample(values, sample_weight, self.reduction)
 
+    @abc.abstractmethod
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement "
-            "`call(teacher_outputs, student_outputs, temperature, activation=None)`."
-        )
+        """Returns one float32 loss value per sample."""
 
     def get_config(self):
         return {"reduction": self.reduction, "name": self.name}
