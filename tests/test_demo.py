@@ -8,7 +8,7 @@ import pytest
 
 from keras_distill import cli
 from keras_distill.demo import data
-from keras_distill.demo.jitter import JitteredImages
+from keras_distill.demo.jitter import jittered_dataset
 from keras_distill.demo.jitter import shift_images
 
 EXPECTED_FILES = (
@@ -120,12 +120,45 @@ def test_shift_images_moves_pixels_and_fills_with_zeros():
     assert shifted[2].sum() == 0.0  # moved off the top edge
 
 
-def test_jittered_images_cover_every_sample_once_per_epoch():
-    x = np.arange(10, dtype="float32")[:, None] * np.ones((1, 4), "float32")
-    batches = JitteredImages(x, np.arange(10), (2, 2), max_shift=0, batch_size=4, seed=0)
-    assert len(batches) == 3
-    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
-    assert sorted(labels) == list(range(10))
+def test_shift_images_matches_a_pixel_by_pixel_translation():
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 5 * 7), dtype="float32")
+    shifts = rng.integers(-3, 4, (6, 2))
+    expected = np.zeros((6, 5, 7), "float32")
+    for i, (dy, dx) in enumerate(shifts):
+        for row in range(5):
+            for col in range(7):
+                if 0 <= row - dy < 5 and 0 <= col - dx < 7:
+                    expected[i, row, col] = images[i].reshape(5, 7)[row - dy, col - dx]
+    np.testing.assert_array_equal(shift_images(images, (5, 7), shifts), expected.reshape(6, 35))
+
+
+def _epoch(dataset):
+    batches = list(dataset.as_numpy_iterator())
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def test_jittered_dataset_covers_every_sample_once_per_epoch_with_new_shifts():
+    x = np.arange(1, 41, dtype="float32")[:, None] * np.eye(1, 9, 4, dtype="float32")  # centre pixel
+    dataset = jittered_dataset(x, np.arange(40), (3, 3), max_shift=1, batch_size=16, seed=0)
+    assert dataset.cardinality() == 3
+    first_x, first_y = _epoch(dataset)
+    second_x, second_y = _epoch(dataset)
+    for images, labels in ((first_x, first_y), (second_x, second_y)):
+        assert sorted(labels) == list(range(40))
+        # Each centre pixel moved by at most one pixel, never off the 3x3 image.
+        np.testing.assert_array_equal(images.sum(axis=1), labels + 1.0)
+    positions = lambda images, labels: images[np.argsort(labels)].argmax(axis=1)
+    # Every one of the 9 positions occurs; a new epoch draws new shifts and a new order.
+    assert len(set(positions(first_x, first_y))) == 9
+    assert not np.array_equal(positions(first_x, first_y), positions(second_x, second_y))
+    assert not np.array_equal(first_y, second_y)
+    # The same seed gives the same epochs.
+    again_x, again_y = _epoch(
+        jittered_dataset(x, np.arange(40), (3, 3), max_shift=1, batch_size=16, seed=0)
+    )
+    np.testing.assert_array_equal(again_x, first_x)
+    np.testing.assert_array_equal(again_y, first_y)
 
 
 def _size(path):

