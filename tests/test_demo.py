@@ -104,6 +104,30 @@ def test_offline_mnist_download_names_the_flag(tmp_path, monkeypatch, capsys):
     assert "--data PATH" in error and "name resolution" in error
 
 
+def test_cnn_teacher_on_digits_is_refused_before_any_work(tmp_path, capsys):
+    args = ["demo", "--dataset", "digits", "--teacher", "cnn", "--out", str(tmp_path)]
+    status = cli.main(args)
+    assert status == 2
+    assert "`teacher='cnn'` needs 28x28 MNIST images" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
+
+
+def test_cnn_teacher_is_convolutional_and_the_student_is_unchanged():
+    from keras_distill.demo import models
+    from keras_distill.demo import presets
+
+    mlp, cnn = presets.recipe("mnist", "full"), presets.recipe("mnist", "full", teacher="cnn")
+    assert cnn.student_hidden == mlp.student_hidden == (800, 800)
+    assert (cnn.temperature, cnn.distill_epochs) == (mlp.temperature, mlp.distill_epochs)
+    teacher = models.teacher(784, 10, cnn, image_shape=(28, 28))
+    kinds = [type(layer).__name__ for layer in teacher.layers]
+    assert kinds.count("Conv2D") == 2 and kinds.count("Dense") == 2
+    logits = teacher(np.random.default_rng(0).random((3, 784), dtype="float32"))
+    assert logits.shape == (3, 10)
+    with pytest.raises(ValueError, match="`teacher` must be one of"):
+        presets.recipe("mnist", "full", teacher="resnet")
+
+
 def test_mnist_file_without_the_expected_arrays_is_rejected(tmp_path):
     path = str(tmp_path / "bad.npz")
     np.savez(path, x_train=np.zeros((2, 28, 28)))

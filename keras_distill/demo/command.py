@@ -25,6 +25,9 @@ def add_parser(subparsers):
     parser.add_argument("--preset", choices=presets.PRESETS, default="quick",
                         help="quick: a few epochs (<= 5 min on 2 cores); full: the "
                         "reproduction (<= 30 min).")
+    parser.add_argument("--teacher", choices=presets.TEACHERS, default="mlp",
+                        help="mlp: the paper's 784-1200-1200-10 teacher; cnn: a small "
+                        "convolutional teacher (MNIST only, not in the paper).")
     parser.add_argument("--out", default="keras_distill_demo", help="Output folder.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -36,12 +39,18 @@ def add_parser(subparsers):
 def run(args):
     """Handles `keras-distill demo`; returns the exit status."""
     from keras_distill.demo import pipeline
+    from keras_distill.demo import presets
     from keras_distill.demo.data import DataError
     from keras_distill.export import ExportVerificationError
 
     try:
+        presets.recipe(args.dataset, args.preset, args.teacher)
+    except ValueError as error:
+        print(f"keras-distill demo: error: {error}", file=sys.stderr)
+        return 2
+    try:
         pipeline.run(dataset=args.dataset, data=args.data, preset=args.preset, out=args.out,
-                     seed=args.seed, verbose=args.verbose)
+                     seed=args.seed, verbose=args.verbose, teacher=args.teacher)
     except DataError as error:
         print(f"keras-distill demo: error: {error}", file=sys.stderr)
         return 2

@@ -1,11 +1,27 @@
-"""The demo's teacher and student: fully connected networks as in Hinton et al. (2015)."""
+"""The demo's teacher and student: networks as in Hinton et al. (2015), or a small CNN teacher."""
 
 import keras
 
 
-def teacher(num_inputs, num_classes, recipe):
-    """ReLU MLP with input and hidden dropout and max-norm kernels, logits out."""
-    layers = [keras.Input((num_inputs,)), keras.layers.Dropout(recipe.input_dropout)]
+def teacher(num_inputs, num_classes, recipe, image_shape=None):
+    """The teacher of `recipe`, logits out.
+
+    `"mlp"`: ReLU MLP with input and hidden dropout and max-norm kernels.
+    `"cnn"`: two 5x5 ReLU convolutions, each max-pooled, on the flattened
+    images reshaped to `image_shape`, then the same dense layers as the MLP.
+    """
+    layers = [keras.Input((num_inputs,))]
+    if recipe.teacher_model == "cnn":
+        layers.append(keras.layers.Reshape((*image_shape, 1)))
+        for filters in recipe.teacher_filters:
+            layers += [
+                keras.layers.Conv2D(filters, 5, activation="relu"),
+                keras.layers.MaxPooling2D(),
+            ]
+        layers.append(keras.layers.Flatten())
+        layers.append(keras.layers.Dropout(recipe.hidden_dropout))
+    else:
+        layers.append(keras.layers.Dropout(recipe.input_dropout))
     for units in recipe.teacher_hidden:
         layers += [
             keras.layers.Dense(

@@ -9,6 +9,7 @@ import dataclasses
 
 PRESETS = ("quick", "full")
 DATASETS = ("mnist", "digits")
+TEACHERS = ("mlp", "cnn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Recipe:
     """What the demo trains and for how long.
 
     Attributes:
-        teacher_hidden: Units of each hidden layer of the teacher.
+        teacher_hidden: Units of each hidden (dense) layer of the teacher.
         student_hidden: Units of each hidden layer of the student.
         input_dropout: Dropout on the teacher's inputs.
         hidden_dropout: Dropout after each hidden layer of the teacher.
@@ -33,6 +34,9 @@ class Recipe:
         fine_tune_alpha: Weight of the hard-label loss while fine-tuning.
         fine_tune_learning_rate: Constant learning rate while fine-tuning.
         calibration_samples: Training inputs calibrating the int8 TFLite model.
+        teacher_model: `"mlp"` (Hinton et al.) or `"cnn"` (a small
+            convolutional teacher, not in the paper).
+        teacher_filters: Filters of each 5x5 convolution of a `"cnn"` teacher.
     """
 
     teacher_hidden: tuple
@@ -52,6 +56,8 @@ class Recipe:
     fine_tune_alpha: float = 0.5
     fine_tune_learning_rate: float = 1e-5
     calibration_samples: int = 500
+    teacher_model: str = "mlp"
+    teacher_filters: tuple = ()
 
 
 _MNIST = dict(
@@ -78,11 +84,11 @@ _DIGITS = dict(
     calibration_samples=300,
 )
 RECIPES = {
-    # Three epochs are too few for jitter and heavy dropout to pay off: the
+    # A few epochs are too few for jitter and heavy dropout to pay off: the
     # quick teacher is lightly regularized so that it beats the student alone.
     ("mnist", "quick"): Recipe(
         **{**_MNIST, "input_dropout": 0.0, "hidden_dropout": 0.2, "max_shift": 0},
-        teacher_epochs=3, student_epochs=3, distill_epochs=2, fine_tune_epochs=1,
+        teacher_epochs=8, student_epochs=5, distill_epochs=4, fine_tune_epochs=1,
     ),
     ("mnist", "full"): Recipe(
         **_MNIST, teacher_epochs=36, student_epochs=10, distill_epochs=20, fine_tune_epochs=2
@@ -96,10 +102,27 @@ RECIPES = {
 }
 
 
-def recipe(dataset, preset):
-    """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`)."""
+# Not in the paper: a LeNet-like convolutional teacher, far better than the
+# 784-1200-1200-10 network for about the same training time on CPU. Jitter and
+# dense dropout regularize it; the student and its transfer set are unchanged.
+_CNN_TEACHER = dict(
+    teacher_model="cnn", teacher_filters=(16, 32), teacher_hidden=(256,), input_dropout=0.0,
+)
+
+
+def recipe(dataset, preset, teacher="mlp"):
+    """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`),
+    with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only)."""
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` must be one of {DATASETS}. Received: {dataset!r}.")
     if preset not in PRESETS:
         raise ValueError(f"`preset` must be one of {PRESETS}. Received: {preset!r}.")
-    return RECIPES[(dataset, preset)]
+    if teacher not in TEACHERS:
+        raise ValueError(f"`teacher` must be one of {TEACHERS}. Received: {teacher!r}.")
+    if teacher == "cnn" and dataset != "mnist":
+        raise ValueError(
+            f"`teacher='cnn'` needs 28x28 MNIST images (two 5x5 convolutions); "
+            f"use `teacher='mlp'` with `dataset={dataset!r}`."
+        )
+    base = RECIPES[(dataset, preset)]
+    return dataclasses.replace(base, **_CNN_TEACHER) if teacher == "cnn" else base
