@@ -5,6 +5,9 @@ own process, timed), then tabulates every run's report.json:
 
     python benchmarks/hinton_mnist.py --data /path/to/mnist.npz --preset full --seeds 0 1 2
 
+`--teacher cnn` runs the demo with its small convolutional teacher instead of
+the paper's 784-1200-1200-10 network.
+
 `--aggregate-only` tabulates existing run folders (`OUT/seedS`) without
 training, e.g. after running the seeds in the background.
 """
@@ -23,7 +26,7 @@ PAPER = {"teacher": 67, "student_alone": 146, "distilled_student": 74}
 def run_seed(args, seed):
     out = os.path.join(args.out, f"seed{seed}")
     command = [sys.executable, "-m", "keras_distill.cli", "demo", "--preset", args.preset,
-               "--seed", str(seed), "--out", out, "--verbose", "2"]
+               "--teacher", args.teacher, "--seed", str(seed), "--out", out, "--verbose", "2"]
     if args.data:
         command += ["--data", args.data]
     start = time.perf_counter()
@@ -92,6 +95,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="A local mnist.npz.")
     parser.add_argument("--preset", default="full", choices=("quick", "full"))
+    parser.add_argument("--teacher", default="mlp", choices=("mlp", "cnn"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/hinton_mnist")
     parser.add_argument("--aggregate-only", action="store_true")

@@ -9,7 +9,8 @@ It trains a 784-1200-1200-10 teacher (dropout, +-2 pixel jitter), the
 784-800-800-10 student alone, then the same student distilled from cached
 teacher logits at T=20 and fine-tuned; exports the student to SavedModel,
 TFLite (float32 and int8) and ONNX, each verified against Keras; and writes
-report.md, report.json and plots to --out.
+report.md, report.json and plots to --out. `--teacher cnn` swaps in a small
+convolutional teacher (not in the paper); the student stays the same.
 
 Reference:
     Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural Network",
