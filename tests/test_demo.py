@@ -142,6 +142,8 @@ def test_shift_images_moves_pixels_and_fills_with_zeros():
     assert shifted[0].reshape(4, 4)[2, 0] == 1.0 and shifted[0].sum() == 1.0
     np.testing.assert_array_equal(shifted[1], image[0])
     assert shifted[2].sum() == 0.0  # moved off the top edge
+    far = shift_images(image, (4, 4), np.array([[0, 9]]))
+    assert far.shape == (1, 16) and far.sum() == 0.0  # more than the image's width
 
 
 def test_shift_images_matches_a_pixel_by_pixel_translation():

@@ -12,8 +12,9 @@ def shift_images(images, image_shape, shifts):
     Args:
         images: Array of shape `(n, height * width)`.
         image_shape: `(height, width)`.
-        shifts: Integer array of shape `(n, 2)`, each entry in
-            `[-max_shift, max_shift]`, with `max_shift < min(height, width)`.
+        shifts: Integer array of shape `(n, 2)`: rows down and columns
+            right (negative: up, left). A shift of the image's size or more
+            leaves a blank image.
 
     Returns:
         The shifted images, same shape and dtype as `images`.
@@ -23,7 +24,7 @@ def shift_images(images, image_shape, shifts):
     pad = max(height, width)
     images = tf.reshape(images, (-1, height, width))
     padded = tf.pad(images, ((0, 0), (pad, pad), (pad, pad)))
-    shifts = tf.cast(shifts, "int32")
+    shifts = tf.clip_by_value(tf.cast(shifts, "int32"), -pad, pad)
     # Output row r of an image shifted down by dy reads padded row pad - dy + r.
     rows = (pad - shifts[:, :1]) + tf.range(height)[None, :]
     cols = (pad - shifts[:, 1:]) + tf.range(width)[None, :]
