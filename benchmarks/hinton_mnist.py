@@ -104,6 +104,11 @@ def main(argv=None):
         for seed in args.seeds:
             run_seed(args, seed)
     results = [load(args.out, seed) for seed in args.seeds]
+    for seed, result in zip(args.seeds, results):
+        teacher = result["settings"].get("teacher_model", "mlp")
+        if teacher != args.teacher:
+            raise SystemExit(f"{args.out}/seed{seed} ran with --teacher {teacher}, "
+                             f"not --teacher {args.teacher}.")
     text = table(results, args.seeds)
     print(text)
     return text

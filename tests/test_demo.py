@@ -73,6 +73,8 @@ def test_demo_report_contents(demo_run):
     distillation = results["distillation"]
     assert 0.9 < distillation["agreement"] <= 1 and distillation["mean_kl"] >= 0
     assert list(results["histories"]) == ["teacher", "student alone", "distillation"]
+    assert results["title"] == "keras-distill demo: digits, preset quick, mlp teacher, seed 0"
+    assert results["settings"]["teacher_model"] == "mlp"
     # FineTuning logged the phase of each distillation epoch: distil, then fine-tune.
     phases = results["histories"]["distillation"]["phase"]
     assert phases[0] == 0 and phases[-1] == 1

@@ -14,7 +14,8 @@ def add_parser(subparsers):
             "Train a teacher (784-1200-1200-10, dropout, jitter), the student alone "
             "(784-800-800-10) and the distilled student (cached teacher outputs, T=20, "
             "then fine-tuning); export the student to SavedModel, TFLite int8 and ONNX "
-            "with verification; write report.md, report.json and plots to --out."
+            "with verification; write report.md, report.json and plots to --out. "
+            "--teacher cnn swaps in a small convolutional teacher (not in the paper)."
         ),
     )
     parser.add_argument("--dataset", choices=presets.DATASETS, default="mnist",

@@ -244,7 +244,10 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
             "student alone": alone_history,
             "distillation": distill_history,
         },
-        title=f"keras-distill demo: {loaded.name}, preset {preset}, {teacher} teacher, seed {seed}",
+        title=(
+            f"keras-distill demo: {loaded.name}, preset {preset}, "
+            f"{recipe.teacher_model} teacher, seed {seed}"
+        ),
         settings=settings,
     )
     results = report.compute()

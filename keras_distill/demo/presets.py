@@ -3,6 +3,8 @@
 MNIST follows Hinton et al. (2015): a 784-1200-1200-10 teacher with dropout
 and +-2 pixel jitter, a 784-800-800-10 student without regularization, T=20.
 The digits (8x8) variant is the same recipe scaled down to run in seconds.
+`recipe(..., teacher="cnn")` swaps in a small convolutional teacher (MNIST
+only; not in the paper) and keeps everything else.
 """
 
 import dataclasses
@@ -102,9 +104,10 @@ RECIPES = {
 }
 
 
-# Not in the paper: a LeNet-like convolutional teacher, far better than the
-# 784-1200-1200-10 network for about the same training time on CPU. Jitter and
-# dense dropout regularize it; the student and its transfer set are unchanged.
+# Not in the paper: a LeNet-like convolutional teacher, with a training step
+# about as cheap on CPU as the 784-1200-1200-10 network's (results in
+# benchmarks/results/hinton_mnist.md). Jitter and dense dropout regularize it;
+# the student and its transfer set are unchanged.
 _CNN_TEACHER = dict(
     teacher_model="cnn", teacher_filters=(16, 32), teacher_hidden=(256,), input_dropout=0.0,
 )
