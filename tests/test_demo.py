@@ -167,7 +167,8 @@ def _epoch(dataset):
 
 
 def test_jittered_dataset_covers_every_sample_once_per_epoch_with_new_shifts():
-    x = np.arange(1, 41, dtype="float32")[:, None] * np.eye(1, 9, 4, dtype="float32")  # centre pixel
+    # Image i is 3x3 with the value i + 1 at its centre pixel.
+    x = np.arange(1, 41, dtype="float32")[:, None] * np.eye(1, 9, 4, dtype="float32")
     dataset = jittered_dataset(x, np.arange(40), (3, 3), max_shift=1, batch_size=16, seed=0)
     assert dataset.cardinality() == 3
     first_x, first_y = _epoch(dataset)
