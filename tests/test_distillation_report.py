@@ -125,3 +125,12 @@ def test_public_names():
     for name in ("agreement", "confusion_matrix", "expected_calibration_error", "gap_closed",
                  "mean_kl"):
         assert callable(getattr(keras_distill.report, name))
+
+
+def test_parameter_ratio_says_fewer_or_more():
+    from keras_distill.report.writer import parameter_ratio
+
+    assert parameter_ratio(1.875) == "1.9x fewer parameters"
+    assert parameter_ratio(1.0) == "1.0x fewer parameters"
+    # A student larger than its teacher (e.g. the demo's CNN teacher).
+    assert parameter_ratio(147_146 / 1_276_810) == "8.7x more parameters"

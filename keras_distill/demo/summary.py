@@ -1,5 +1,6 @@
 """The demo's final summary table, printed on the terminal."""
 
+from keras_distill.report import writer
 from keras_distill.report.writer import MODEL_LABELS
 
 
@@ -39,7 +40,7 @@ def table(results):
     lines += [
         "",
         f"gap closed: {gap}   teacher agreement: {100 * d['agreement']:.2f}%   "
-        f"KL(teacher||student): {d['mean_kl']:.4f}   {d['compression']:.1f}x fewer parameters",
+        f"KL(teacher||student): {d['mean_kl']:.4f}   student: {writer.parameter_ratio(d['compression'])}",
         "",
     ]
     rows = [

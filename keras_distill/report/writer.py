@@ -59,6 +59,14 @@ def _models_table(results):
     return lines
 
 
+def parameter_ratio(compression):
+    """`"1.9x fewer parameters"` for a teacher/student parameter ratio of 1.9,
+    `"8.7x more parameters"` for 0.115 (a student larger than its teacher)."""
+    if compression >= 1:
+        return f"{compression:.1f}x fewer parameters"
+    return f"{1 / compression:.1f}x more parameters"
+
+
 def _distillation_lines(results):
     d = results["distillation"]
     gap = d["gap_closed"]
@@ -68,7 +76,7 @@ def _distillation_lines(results):
            else f"{100 * gap:.1f}%"),
         f"- Teacher-student top-1 agreement: {100 * d['agreement']:.2f}%",
         f"- Mean KL(teacher || student) at T=1: {d['mean_kl']:.4f} nats",
-        f"- Parameters: the student has {d['compression']:.1f}x fewer than the teacher",
+        f"- Parameters: the student has {parameter_ratio(d['compression'])} than the teacher",
     ]
     if d.get("student_alone_agreement") is not None:
         lines.insert(2, "- Student alone vs teacher top-1 agreement: "
