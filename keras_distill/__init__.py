@@ -3,6 +3,7 @@
 Train a small student from a large teacher with `compile`/`fit`, then ship it.
 """
 
+from keras_distill import augment
 from keras_distill import callbacks
 from keras_distill import export
 from keras_distill import losses

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_distill import losses as losses_lib
+from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.api_export import register
 from keras_distill.losses.adapters import FunctionLoss
 from keras_distill.distiller import validation
@@ -14,8 +15,14 @@ from keras_distill.distiller.output_logits import probabilities_to_logits
 from keras_distill.distiller.output_logits import resolve_output_activation
 from keras_distill.cache import augmentation
 from keras_distill.cache import packed_inputs
+from keras_distill.core import distribution
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
+# Keys of what `call` returns inside a training step (see `Distiller.call`).
+_STUDENT = "student_outputs"
+_TEACHER = "teacher_logits"
+_SHARES = "mix_shares"
+_PARTNERS = "mix_partners"
 
 
 @register
@@ -23,7 +30,8 @@ class Distiller(keras.Model):
     """Trains a student to match a frozen teacher and the labels, with `fit`.
 
     On every training step the teacher runs once, in inference mode and
-    outside the gradient tape; the student runs once. The loss is
+    outside the gradient; the student runs once, on the same (optionally
+    augmented and mixed) batch. The loss is
 
     `alpha * student_loss_fn(y, student(x))
      + (1 - alpha) * distillation_loss_fn(teacher_logits, student_logits, T)
@@ -33,6 +41,17 @@ class Distiller(keras.Model):
     (`distiller.alpha`, `distiller.temperature`), so callbacks can change them
     between steps, even under `jit_compile=True`, without retracing. All
     distillation math runs in float32, also under mixed precision.
+
+    The step is built on Keras's own hooks (`call`, `compute_loss`,
+    `compute_metrics`): `train_step` hands the backend's stock step the
+    distillation loss, so loss scaling, distribution and metrics work as for
+    any Keras model, and the distillation path uses `keras.ops` only.
+
+    Consistent teaching (Beyer et al. 2022): with `augmentation` and/or `mix`
+    the batch is augmented once per step and the teacher labels the very view
+    the student sees, random ops included. This turns a small training set
+    into new information on every epoch; it needs the online teacher (cached
+    logits belong to un-augmented inputs).
 
     `evaluate` and `predict` report the student alone (no teacher forward
     pass): `evaluate` returns `loss` (hard-label loss plus the student's
@@ -50,6 +69,16 @@ class Distiller(keras.Model):
             last layer), `None`/`"linear"` (logits, or regression values),
             `"softmax"` or `"sigmoid"` (probabilities). Defaults to `"auto"`.
         student_activation: Same, for the student. Defaults to `"auto"`.
+        augmentation: Optional callable applied to each training batch before
+            both teacher and student see it, e.g. a `keras.Sequential` of
+            `keras.layers.RandomTranslation`, `RandomFlip`, ... (random ops
+            draw new values every step; not applied in `evaluate`/`predict`).
+            Defaults to `None`.
+        mix: Optional batch mixing applied after `augmentation`:
+            `keras_distill.augment.MixUp()` or `CutMix()`. The teacher labels
+            the mixed inputs; the hard-label loss mixes the two labels with
+            the same shares. Defaults to `None`.
+        seed: Seed of the mixing's random draws. Defaults to `None`.
         name: Defaults to `"distiller"`.
 
     Example:
@@ -68,9 +97,11 @@ class Distiller(keras.Model):
     student = distiller.student
     ```
 
-    Reference:
+    References:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
         Network", 2015.
+        Beyer, Zhai, Royer, Markeeva, Anil and Kolesnikov, "Knowledge
+        distillation: A good teacher is patient and consistent", CVPR 2022.
     """
 
     def __init__(
@@ -79,6 +110,9 @@ class Distiller(keras.Model):
         student,
         teacher_activation="auto",
         student_activation="auto",
+        augmentation=None,
+        mix=None,
+        seed=None,
         name="distiller",
         **kwargs,
     ):
@@ -90,9 +124,25 @@ class Distiller(keras.Model):
             validation.check_compatible_shapes(
                 teacher.outputs[0].shape, student.outputs[0].shape
             )
+        if augmentation is not None and not callable(augmentation):
+            raise TypeError(
+                "`augmentation` must be a callable applied to a batch of inputs, such "
+                "as a keras.Sequential of random preprocessing layers. Received: "
+                f"augmentation={augmentation!r}."
+            )
+        if mix is not None and not isinstance(mix, BatchMix):
+            raise TypeError(
+                "`mix` must be `keras_distill.augment.MixUp(...)`, `CutMix(...)` or "
+                f"None. Received: mix={mix!r}."
+            )
         super().__init__(name=name, **kwargs)
         self.teacher = teacher
         self.student = student
+        self.augmentation = augmentation
+        self.mix = mix
+        self.seed = seed
+        self._seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
+        self._in_train_step = False
         self.teacher.trainable = False
         self.teacher_activation = teacher_activation
         self.student_activation = student_activation
@@ -212,45 +262,155 @@ class Distiller(keras.Model):
             )
 
     def call(self, inputs, training=None):
-        inputs, _ = packed_inputs.unpack(inputs)
-        return self.student(inputs, training=training)
+        """The student's outputs; inside `fit`'s step, also the teacher's logits.
+
+        Outside a training step (`predict`, `evaluate`, a direct call) this is
+        the student alone. Within `train_step` the batch is augmented and
+        mixed once, the teacher labels it, and the student runs on it; the
+        result is a dict that `compute_loss` and `compute_metrics` read.
+        """
+        inputs, cached = packed_inputs.unpack(inputs)
+        if not (training and self._in_train_step):
+            return self.student(inputs, training=training)
+        shares = partners = None
+        if cached is None:
+            if self.augmentation is not None:
+                inputs = self._augment(inputs)
+            if self.mix is not None:
+                inputs, shares, partners = self.mix(inputs, self._seed_generator)
+            teacher_logits = self.teacher_logits(inputs)
+        else:
+            self._check_no_augmentation_with_cache()
+            augmentation.warn_if_augmented(self.student)
+            teacher_logits = packed_inputs.cached_teacher_logits(
+                cached, self.teacher, self.student
+            )
+        outputs = {
+            _STUDENT: self.student(inputs, training=True),
+            _TEACHER: teacher_logits,
+        }
+        if shares is not None:
+            outputs[_SHARES], outputs[_PARTNERS] = shares, partners
+        return outputs
+
+    def _augment(self, inputs):
+        if isinstance(self.augmentation, keras.layers.Layer):
+            return self.augmentation(inputs, training=True)
+        return self.augmentation(inputs)
+
+    def _check_no_augmentation_with_cache(self):
+        if self.augmentation is not None or self.mix is not None:
+            raise ValueError(
+                "This Distiller augments or mixes each batch (`augmentation`/`mix`), "
+                "but `x` carries cached teacher logits, which belong to the "
+                "un-augmented inputs. Pass the plain inputs (the teacher then labels "
+                "every augmented view), or build the Distiller without "
+                "`augmentation`/`mix`."
+            )
 
     def teacher_logits(self, x):
         """The frozen teacher's logits for `x`, float32, without gradient."""
         return self._teacher_logits(x)
 
-    def _inputs_and_teacher_logits(self, x):
-        """Splits `x` from a `TeacherCache` into student inputs and cached logits.
-
-        Plain inputs run the teacher; packed ones skip it entirely.
-        """
-        inputs, cached = packed_inputs.unpack(x)
-        if cached is None:
-            return x, self.teacher_logits(x)
-        augmentation.warn_if_augmented(self.student)
-        return inputs, packed_inputs.cached_teacher_logits(cached, self.teacher, self.student)
-
     def student_logits(self, y_pred):
         """Float32 logits from the student's outputs (differentiable)."""
         return probabilities_to_logits(y_pred, self._student_output_activation)
 
-    def compute_distillation_loss(self, y, y_pred, teacher_logits, sample_weight=None):
+    def train_step(self, *args, **kwargs):
+        """Runs the backend's own training step on the distillation loss.
+
+        The arguments are those of the backend's `train_step` (`data` on
+        TensorFlow and torch, `state, data` on JAX). `call` and
+        `compute_loss` supply the teacher, the augmentation and the loss.
+        """
+        self._check_compiled()
+        self._in_train_step = True
+        try:
+            return super().train_step(*args, **kwargs)
+        finally:
+            self._in_train_step = False
+
+    def test_step(self, *args, **kwargs):
+        self._check_compiled()
+        return super().test_step(*args, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The distillation loss in a training step; the student's loss otherwise.
+
+        In a training step (`y_pred` is what `call` returned there) this is
+        `alpha * hard-label loss + (1 - alpha) * distillation loss` plus the
+        student's regularization losses, and it updates the `student_loss` and
+        `distillation_loss` metrics. Elsewhere (`evaluate`) it is the
+        hard-label loss plus regularization.
+        """
+        if isinstance(y_pred, dict) and _TEACHER in y_pred:
+            total, student_loss, distillation_loss = self.compute_distillation_loss(
+                y, y_pred[_STUDENT], y_pred[_TEACHER], sample_weight,
+                shares=y_pred.get(_SHARES), partners=y_pred.get(_PARTNERS),
+            )
+        else:
+            student_loss = self._student_loss(
+                y, y_pred, sample_weight, distribution.global_batch_correction(y_pred)
+            )
+            distillation_loss = None
+            total = student_loss + self._regularization_loss()
+        batch_size = ops.shape(_student_outputs(y_pred))[0]
+        unscale = distribution.unscale_loss
+        self.student_loss_tracker.update_state(unscale(student_loss), sample_weight=batch_size)
+        if distillation_loss is not None:
+            self.distillation_loss_tracker.update_state(
+                unscale(distillation_loss), sample_weight=batch_size
+            )
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """The compiled metrics, on the student's outputs."""
+        training = isinstance(y_pred, dict) and _TEACHER in y_pred
+        logs = super().compute_metrics(x, y, _student_outputs(y_pred), sample_weight)
+        if not training:
+            logs.pop(self.distillation_loss_tracker.name, None)
+        return logs
+
+    def compute_distillation_loss(
+        self, y, y_pred, teacher_logits, sample_weight=None, shares=None, partners=None
+    ):
         """Returns `(total_loss, student_loss, distillation_loss)` for one batch.
 
         Backend-agnostic: everything here is `keras.ops`. Under
         `tf.distribute`, each value is this replica's share of the global-batch
         mean (the shares sum to the single-device value).
+
+        Args:
+            y: Labels (ignored when `alpha` is 0 and no loss needs them).
+            y_pred: The student's outputs.
+            teacher_logits: Float32 teacher logits for the same inputs.
+            sample_weight: Optional per-sample weights.
+            shares: With batch mixing, the per-sample share of sample `i` in
+                mixed input `i`; the hard-label loss mixes `y` and
+                `y[partners]` with these shares.
+            partners: With batch mixing, the partner index of each sample.
         """
         validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
         alpha = ops.cast(self._alpha, "float32")
-        correction = _global_batch_correction(y_pred)
-        student_loss = self._student_loss(y, y_pred, sample_weight, correction)
+        correction = distribution.global_batch_correction(y_pred)
+        if shares is None:
+            student_loss = self._student_loss(y, y_pred, sample_weight, correction)
+        else:
+            student_loss = self._mixed_student_loss(
+                y, y_pred, sample_weight, correction, shares, partners
+            )
+        extra = {}
+        if getattr(self.distillation_loss_fn, "uses_labels", False):
+            extra["labels"] = y
+        if getattr(self.distillation_loss_fn, "uses_step", False):
+            extra["step"] = self.optimizer.iterations if self.optimizer is not None else 0
         distillation_loss = self.distillation_loss_fn(
             teacher_logits,
             self.student_logits(y_pred),
             sample_weight=sample_weight,
             temperature=self._temperature,
             activation=self._teacher_output_activation or self._student_output_activation,
+            **extra,
         )
         distillation_loss = ops.cast(distillation_loss, "float32") * correction
         total = alpha * student_loss + (1.0 - alpha) * distillation_loss
@@ -267,55 +427,27 @@ class Distiller(keras.Model):
             loss = loss * correction
         return loss
 
+    def _mixed_student_loss(self, y, y_pred, sample_weight, correction, shares, partners):
+        """`mean_i w_i (s_i * l(y_i) + (1 - s_i) * l(y_partner(i)))` for mixed inputs."""
+        if self.student_loss_fn is None:
+            return ops.zeros((), "float32")
+        weight = ops.ones_like(shares) if sample_weight is None else ops.reshape(
+            ops.cast(sample_weight, "float32"), ops.shape(shares)
+        )
+        partner_y = keras.tree.map_structure(lambda t: ops.take(t, partners, axis=0), y)
+        own = self._student_loss(y, y_pred, weight * shares, correction)
+        other = self._student_loss(partner_y, y_pred, weight * (1.0 - shares), correction)
+        return own + other
+
     def _regularization_loss(self):
-        extra = self.student.losses
+        # On JAX the trainer hands the losses collected during the forward pass
+        # to `compute_loss` through `_losses_override`; the teacher is frozen,
+        # so they are the student's (and any augmentation layer's).
+        extra = self._losses_override or self.student.losses
         if not extra:
             return ops.zeros((), "float32")
         total = ops.sum([ops.cast(ops.sum(value), "float32") for value in extra])
-        return losses_lib.distillation_loss.scale_for_distribution(total)
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        self._check_compiled()
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, teacher_logits = self._inputs_and_teacher_logits(x)
-        with tf.GradientTape() as tape:
-            y_pred = self.student(x, training=True)
-            loss, student_loss, distillation_loss = self.compute_distillation_loss(
-                y, y_pred, teacher_logits, sample_weight
-            )
-            scaled_loss = self.optimizer.scale_loss(loss)
-        trainable_weights = self.trainable_weights
-        gradients = tape.gradient(scaled_loss, trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, trainable_weights))
-        return self._update_metrics(
-            x, y, y_pred, sample_weight, loss, student_loss, distillation_loss
-        )
-
-    def test_step(self, data):
-        self._check_compiled()
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, _ = packed_inputs.unpack(x)
-        y_pred = self.student(x, training=False)
-        student_loss = self._student_loss(
-            y, y_pred, sample_weight, _global_batch_correction(y_pred)
-        )
-        loss = student_loss + self._regularization_loss()
-        logs = self._update_metrics(x, y, y_pred, sample_weight, loss, student_loss, None)
-        logs.pop(self.distillation_loss_tracker.name, None)
-        return logs
-
-    def _update_metrics(self, x, y, y_pred, sample_weight, loss, student_loss, distillation_loss):
-        batch_size = ops.shape(keras.tree.flatten(x)[0])[0]
-        unscale = _unscale_for_distribution
-        self._loss_tracker.update_state(unscale(loss), sample_weight=batch_size)
-        self.student_loss_tracker.update_state(unscale(student_loss), sample_weight=batch_size)
-        if distillation_loss is not None:
-            self.distillation_loss_tracker.update_state(
-                unscale(distillation_loss), sample_weight=batch_size
-            )
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return distribution.scale_loss(total)
 
     def _check_compiled(self):
         if self.distillation_loss_fn is None:
@@ -332,6 +464,9 @@ class Distiller(keras.Model):
             student=keras.saving.serialize_keras_object(self.student),
             teacher_activation=self.teacher_activation,
             student_activation=self.student_activation,
+            augmentation=keras.saving.serialize_keras_object(self.augmentation),
+            mix=keras.saving.serialize_keras_object(self.mix),
+            seed=self.seed,
         )
         return config
 
@@ -340,6 +475,9 @@ class Distiller(keras.Model):
         config = dict(config)
         config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
         config["student"] = keras.saving.deserialize_keras_object(config["student"])
+        for key in ("augmentation", "mix"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     def get_compile_config(self):
@@ -376,33 +514,7 @@ def _student_loss(identifier):
     )
 
 
-def _num_replicas():
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def _global_batch_correction(batch_tensor):
-    """Turns a Keras-style per-replica loss share into a global-batch share.
-
-    Keras losses divide by the replica's batch and then by the replica count,
-    which equals the global mean only when every replica holds the same number
-    of samples. Multiplying by `local * replicas / global` divides by the
-    global batch instead, so an uneven last batch is weighted correctly.
-    """
-    import tensorflow as tf
-
-    replicas = _num_replicas()
-    if replicas == 1:
-        return 1.0
-    local = ops.cast(ops.shape(batch_tensor)[0], "float32")
-    context = tf.distribute.get_replica_context()
-    if context is None:
-        return 1.0
-    global_batch = context.all_reduce(tf.distribute.ReduceOp.SUM, local)
-    return local * float(replicas) / global_batch
-
-
-def _unscale_for_distribution(value):
-    replicas = _num_replicas()
-    return value * float(replicas) if replicas > 1 else value
+def _student_outputs(y_pred):
+    if isinstance(y_pred, dict) and _STUDENT in y_pred:
+        return y_pred[_STUDENT]
+    return y_pred

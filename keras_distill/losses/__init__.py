@@ -5,9 +5,14 @@ import keras
 from keras_distill.losses.adapters import KerasDistillationLossAdapter
 from keras_distill.losses.adapters import KerasLossAdapter
 from keras_distill.losses.adapters import is_keras_distillation_loss
+from keras_distill.losses.dist_loss import DISTLoss
+from keras_distill.losses.dist_loss import dist_loss
 from keras_distill.losses.distillation_loss import DistillationLoss
+from keras_distill.losses.dkd_loss import DKDLoss
+from keras_distill.losses.dkd_loss import dkd_loss
 from keras_distill.losses.kd_loss import KDLoss
 from keras_distill.losses.kd_loss import kd_loss
+from keras_distill.losses.kd_loss import standardize_logits
 from keras_distill.losses.logit_mse import LogitMSE
 from keras_distill.losses.logit_mse import logit_mse
 from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
@@ -18,6 +23,10 @@ ALL_LOSSES = {
     "kd": KDLoss,
     "soft_target_cross_entropy": SoftTargetCrossEntropy,
     "logit_mse": LogitMSE,
+    "dkd_loss": DKDLoss,
+    "dkd": DKDLoss,
+    "dist_loss": DISTLoss,
+    "dist": DISTLoss,
 }
 
 
@@ -26,7 +35,8 @@ def get(identifier):
 
     Args:
         identifier: `None` (a `KDLoss`), one of the names `"kd_loss"`, `"kd"`,
-            `"soft_target_cross_entropy"`, `"logit_mse"`, a Keras loss name
+            `"soft_target_cross_entropy"`, `"logit_mse"`, `"dkd_loss"`,
+            `"dist_loss"`, a Keras loss name
             (used like the keras.io example: on softened probabilities, times
             T²), a `DistillationLoss`, a `keras.losses.Loss`, a
             `keras.distillation.DistillationLoss`, or a config dict.

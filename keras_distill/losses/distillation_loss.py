@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_distill.api_export import register
+from keras_distill.core import distribution
 
 ACTIVATIONS = ("auto", "softmax", "sigmoid")
 REDUCTIONS = (None, "none", "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight")
@@ -22,14 +23,9 @@ def scale_for_distribution(value):
     """Divides a per-replica mean by the replica count, as Keras losses do.
 
     Gradients are summed over replicas, so each replica contributes
-    `1 / num_replicas` of the global mean.
+    `1 / num_replicas` of the global mean (TensorFlow's `tf.distribute` only).
     """
-    import tensorflow as tf
-
-    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if num_replicas > 1:
-        value = value / float(num_replicas)
-    return value
+    return distribution.scale_loss(value)
 
 
 def reduce_per_sample(values, sample_weight=None, reduction="sum_over_batch_size"):
@@ -70,6 +66,10 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
     """
 
     uses_temperature = True
+    # Losses that compare with the labels (DKD) or change with the training
+    # step (warm-ups) set these; the Distiller then passes `labels`/`step`.
+    uses_labels = False
+    uses_step = False
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if reduction not in REDUCTIONS:
@@ -85,6 +85,8 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
         sample_weight=None,
         temperature=1.0,
         activation=None,
+        labels=None,
+        step=None,
     ):
         """Computes the reduced loss.
 
@@ -96,6 +98,10 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
                 Ignored by losses that do not use one. Defaults to `1.0`.
             activation: Output activation detected by the `Distiller`, used
                 when the loss was built with `activation="auto"`.
+            labels: The hard labels (integer classes or one-hot), for losses
+                with `uses_labels` (`DKDLoss`); ignored by the others.
+            step: The training step, for losses with `uses_step` (warm-ups);
+                ignored by the others. Defaults to `None` (no warm-up).
 
         Returns:
             The reduced loss, a float32 scalar (or per-sample values for
@@ -104,7 +110,19 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
         teacher_outputs = ops.cast(teacher_outputs, "float32")
         student_outputs = ops.cast(student_outputs, "float32")
         temperature = ops.cast(temperature, "float32")
-        values = self.call(teacher_outputs, student_outputs, temperature, activation=activation)
+        extra = {}
+        if self.uses_labels:
+            if labels is None:
+                raise ValueError(
+                    f"`{type(self).__name__}` compares with the hard labels: pass "
+                    "`labels=` (the Distiller passes the `y` given to `fit`)."
+                )
+            extra["labels"] = labels
+        if self.uses_step:
+            extra["step"] = step
+        values = self.call(
+            teacher_outputs, student_outputs, temperature, activation=activation, **extra
+        )
         return reduce_per_sample(values, sample_weight, self.reduction)
 
     @abc.abstractmethod

@@ -10,7 +10,23 @@ from keras_distill.losses.distillation_loss import resolve_activation
 _CLOSE_FORM_LIMIT = 20.0
 
 
-def kd_loss(teacher_logits, student_logits, temperature=1.0, activation="auto"):
+def standardize_logits(logits, epsilon=1e-7):
+    """Z-scores logits over the last axis: `(z - mean(z)) / (std(z) + epsilon)`.
+
+    The population standard deviation is used. Softmax is invariant to the
+    shift; the scale removes the teacher's and student's own logit ranges, so
+    the student matches the teacher's ranking of classes rather than its
+    exact logit magnitudes (Sun et al. 2024).
+    """
+    logits = ops.cast(logits, "float32")
+    centered = logits - ops.mean(logits, axis=-1, keepdims=True)
+    std = ops.sqrt(ops.mean(ops.square(centered), axis=-1, keepdims=True))
+    return centered / (std + epsilon)
+
+
+def kd_loss(
+    teacher_logits, student_logits, temperature=1.0, activation="auto", standardize=False
+):
     """Per-sample KL(teacher || student) of temperature-softened outputs, times T².
 
     For `activation="softmax"` this is
@@ -27,16 +43,29 @@ def kd_loss(teacher_logits, student_logits, temperature=1.0, activation="auto"):
         temperature: Softening temperature, > 0. Defaults to `1.0`.
         activation: `"softmax"`, `"sigmoid"` or `"auto"` (sigmoid for one
             unit, else softmax). Defaults to `"auto"`.
+        standardize: Z-score both logit vectors before softening (logit
+            standardization, Sun et al. 2024; softmax only). Defaults to
+            `False`.
 
     Returns:
         A float32 tensor of shape `(batch, ...)`.
 
-    Reference:
+    References:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
         Network", 2015.
+        Sun, Ren, Li, Wang and Cao, "Logit Standardization in Knowledge
+        Distillation", CVPR 2024.
     """
     teacher_logits = ops.cast(teacher_logits, "float32")
     student_logits = ops.cast(student_logits, "float32")
+    if standardize:
+        if resolve_activation(activation, teacher_logits) != "softmax":
+            raise ValueError(
+                "`standardize=True` applies to softmax outputs (z-scores over the "
+                "classes); a sigmoid unit has no class axis to standardize over."
+            )
+        teacher_logits = standardize_logits(teacher_logits)
+        student_logits = standardize_logits(student_logits)
     temperature = ops.cast(temperature, "float32")
     t = teacher_logits / temperature
     s = student_logits / temperature
@@ -78,11 +107,20 @@ class KDLoss(ActivationLoss):
     (schedulable) temperature on every step. Called directly, the loss takes
     `temperature=` as a keyword.
 
+    With `standardize=True` both logit vectors are z-scored over the classes
+    first (logit standardization, Sun et al. 2024): the student no longer has
+    to match the teacher's logit scale, only its relative confidences. Use it
+    when the student is much smaller than the teacher (its logits cannot reach
+    the teacher's range) or the teacher is very confident; temperatures of
+    about 2-5 suit standardized logits (their spread is 1).
+
     Args:
         activation: `"softmax"` (multi-class), `"sigmoid"` (binary and
             multi-label, per-unit KL averaged over units) or `"auto"` (the
             teacher's output activation when the `Distiller` detects one, else
             sigmoid for one unit and softmax otherwise). Defaults to `"auto"`.
+        standardize: Z-score teacher and student logits before the softmax.
+            Defaults to `False`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"kd_loss"`.
 
@@ -93,13 +131,19 @@ class KDLoss(ActivationLoss):
     value = loss(teacher_logits, student_logits, temperature=4.0)
     ```
 
-    Reference:
+    References:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural
         Network", 2015.
+        Sun, Ren, Li, Wang and Cao, "Logit Standardization in Knowledge
+        Distillation", CVPR 2024.
     """
 
-    def __init__(self, activation="auto", reduction="sum_over_batch_size", name="kd_loss"):
+    def __init__(
+        self, activation="auto", standardize=False, reduction="sum_over_batch_size",
+        name="kd_loss",
+    ):
         super().__init__(activation=activation, reduction=reduction, name=name)
+        self.standardize = bool(standardize)
 
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
         return kd_loss(
@@ -107,4 +151,10 @@ class KDLoss(ActivationLoss):
             student_outputs,
             temperature,
             activation=self.resolve(teacher_outputs, activation),
+            standardize=self.standardize,
         )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"standardize": self.standardize})
+        return config
