@@ -29,6 +29,11 @@ def add_parser(subparsers):
     parser.add_argument("--teacher", choices=presets.TEACHERS, default="mlp",
                         help="mlp: the paper's 784-1200-1200-10 teacher; cnn: a small "
                         "convolutional teacher (MNIST only, not in the paper).")
+    parser.add_argument("--teaching", choices=presets.TEACHINGS, default=None,
+                        help="consistent: the online teacher labels every augmented batch "
+                        "the student sees (Beyer et al. 2022; default for digits); cached: "
+                        "the student learns cached logits of the plain images, then "
+                        "fine-tunes (Hinton et al. 2015; default for mnist).")
     parser.add_argument("--out", default="keras_distill_demo", help="Output folder.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -45,13 +50,14 @@ def run(args):
     from keras_distill.export import ExportVerificationError
 
     try:
-        presets.recipe(args.dataset, args.preset, args.teacher)
+        presets.recipe(args.dataset, args.preset, args.teacher, args.teaching)
     except ValueError as error:
         print(f"keras-distill demo: error: {error}", file=sys.stderr)
         return 2
     try:
         pipeline.run(dataset=args.dataset, data=args.data, preset=args.preset, out=args.out,
-                     seed=args.seed, verbose=args.verbose, teacher=args.teacher)
+                     seed=args.seed, verbose=args.verbose, teacher=args.teacher,
+                     teaching=args.teaching)
     except DataError as error:
         print(f"keras-distill demo: error: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import time
 
 import keras
 
+from keras_distill.augment import MixUp
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import FineTuning
 from keras_distill.demo import data as data_lib
@@ -34,13 +35,22 @@ PHASES = (
     "Save and export the student",
     "Write the report",
 )
+# Consistent teaching runs the teacher online on every augmented batch: no cache.
+CONSISTENT_PHASES = (
+    "Train the teacher",
+    "Train the student alone",
+    "Distil the student (consistent teaching)",
+    "Save and export the student",
+    "Write the report",
+)
 
 
 class _Phases:
     """Prints one header line per phase and records each phase's wall time."""
 
-    def __init__(self, verbose):
+    def __init__(self, verbose, names=PHASES):
         self.verbose = verbose
+        self.names = names
         self.seconds = {}
         self._name = None
         self._start = None
@@ -49,7 +59,8 @@ class _Phases:
         self._stop()
         self._name, self._start = name, time.perf_counter()
         if self.verbose:
-            print(f"\n== [{PHASES.index(name) + 1}/{len(PHASES)}] {name} ==", flush=True)
+            number = self.names.index(name) + 1
+            print(f"\n== [{number}/{len(self.names)}] {name} ==", flush=True)
 
     def _stop(self):
         if self._name is not None:
@@ -72,8 +83,28 @@ def save_model(model, path):
             os.unlink(staged)
 
 
-def _steps(num_samples, batch_size, epochs):
+def steps(num_samples, batch_size, epochs):
+    """Optimizer steps of `epochs` epochs over `num_samples` samples."""
     return math.ceil(num_samples / batch_size) * epochs
+
+
+def jitter_layer(dataset, recipe):
+    """The in-step jitter of consistent teaching: random shifts of up to
+    `recipe.max_shift` pixels, on flattened images; `None` without jitter."""
+    if not recipe.max_shift:
+        return None
+    height, width = dataset.image_shape
+    return keras.Sequential(
+        [
+            keras.layers.Reshape((height, width, 1)),
+            keras.layers.RandomTranslation(
+                recipe.max_shift / height, recipe.max_shift / width,
+                fill_mode="constant", interpolation="nearest",
+            ),
+            keras.layers.Reshape((height * width,)),
+        ],
+        name="jitter",
+    )
 
 
 def train_teacher(dataset, recipe, seed, verbose):
@@ -84,7 +115,7 @@ def train_teacher(dataset, recipe, seed, verbose):
     teacher.compile(
         optimizer=models.optimizer(
             recipe.learning_rate,
-            _steps(len(dataset.x_train), recipe.batch_size, recipe.teacher_epochs),
+            steps(len(dataset.x_train), recipe.batch_size, recipe.teacher_epochs),
         ),
         loss=models.classifier_loss(),
         metrics=["accuracy"],
@@ -108,7 +139,7 @@ def train_alone(student, dataset, recipe, verbose):
     student.compile(
         optimizer=models.optimizer(
             recipe.learning_rate,
-            _steps(len(dataset.x_train), recipe.batch_size, recipe.student_epochs),
+            steps(len(dataset.x_train), recipe.batch_size, recipe.student_epochs),
         ),
         loss=models.classifier_loss(),
         metrics=["accuracy"],
@@ -127,7 +158,7 @@ def distil(teacher, student, cache, dataset, recipe, verbose):
     distiller.compile(
         optimizer=models.optimizer(
             recipe.learning_rate,
-            _steps(len(dataset.x_train), recipe.batch_size, recipe.distill_epochs),
+            steps(len(dataset.x_train), recipe.batch_size, recipe.distill_epochs),
         ),
         metrics=["accuracy"],
         student_loss_fn=models.classifier_loss(),
@@ -145,6 +176,33 @@ def distil(teacher, student, cache, dataset, recipe, verbose):
         cache.inputs(dataset.x_train), dataset.y_train, batch_size=recipe.batch_size,
         epochs=recipe.distill_epochs + recipe.fine_tune_epochs, callbacks=[fine_tuning],
         verbose=verbose, validation_data=(dataset.x_test, dataset.y_test),
+    )
+    return distiller, history
+
+
+def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
+    """Distils `student` with the online teacher labelling every batch exactly
+    as the student sees it, jittered and (per the recipe) mixed up (Beyer et
+    al. 2022); returns the `Distiller` and its History."""
+    distiller = Distiller(
+        teacher=teacher, student=student, augmentation=jitter_layer(dataset, recipe),
+        mix=MixUp() if recipe.consistent_mixup else None, seed=seed,
+    )
+    distiller.compile(
+        optimizer=models.optimizer(
+            recipe.learning_rate,
+            steps(len(dataset.x_train), recipe.consistent_batch_size, recipe.consistent_epochs),
+        ),
+        metrics=["accuracy"],
+        student_loss_fn=models.classifier_loss(),
+        distillation_loss_fn=KDLoss(),
+        alpha=recipe.consistent_alpha,
+        temperature=recipe.consistent_temperature,
+    )
+    history = distiller.fit(
+        dataset.x_train, dataset.y_train, batch_size=recipe.consistent_batch_size,
+        epochs=recipe.consistent_epochs, verbose=verbose,
+        validation_data=(dataset.x_test, dataset.y_test),
     )
     return distiller, history
 
@@ -170,7 +228,7 @@ def export_student(student, dataset, recipe, out):
 
 
 def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", seed=0,
-        verbose=1, teacher="mlp"):
+        verbose=1, teacher="mlp", teaching=None):
     """Runs the whole demo and writes everything under `out`.
 
     Args:
@@ -186,6 +244,10 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         teacher: `"mlp"` (the paper's 784-1200-1200-10) or `"cnn"` (a small
             convolutional teacher, MNIST only; not in the paper). Defaults to
             `"mlp"`.
+        teaching: `"consistent"` (the online teacher labels every jittered,
+            mixed-up batch, Beyer et al. 2022) or `"cached"` (the student
+            learns cached logits of the un-augmented images, then fine-tunes,
+            as Hinton et al.). `None` uses the preset's. Defaults to `None`.
 
     Returns:
         The `DistillationReport`'s results dict, with the written paths
@@ -194,33 +256,40 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
     Raises:
         keras_distill.demo.DataError: When the data cannot be loaded.
     """
-    recipe = presets.recipe(dataset, preset, teacher)
+    recipe = presets.recipe(dataset, preset, teacher, teaching)
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
     loaded = data_lib.load(dataset, data)
     os.makedirs(out, exist_ok=True)
-    phases = _Phases(verbose)
+    consistent = recipe.teaching == "consistent"
+    names = CONSISTENT_PHASES if consistent else PHASES
+    phases = _Phases(verbose, names)
 
-    phases.start(PHASES[0])
+    phases.start(names[0])
     teacher, teacher_history = train_teacher(loaded, recipe, seed, verbose)
 
-    phases.start(PHASES[1])
+    phases.start(names[1])
     num_inputs, num_classes = loaded.x_train.shape[1], loaded.num_classes
     student = models.student(num_inputs, num_classes, recipe, name="student")
     alone = models.student(num_inputs, num_classes, recipe, name="student_alone")
     alone.set_weights(student.get_weights())
     alone_history = train_alone(alone, loaded, recipe, verbose)
 
-    phases.start(PHASES[2])
-    cache = TeacherCache.compute(
-        teacher, loaded.x_train, path=os.path.join(out, "teacher_cache.npz"),
-        verbose=1 if verbose == 1 else 0,
-    )
+    if consistent:
+        phases.start(names[2])
+        distiller, distill_history = distil_consistently(
+            teacher, student, loaded, recipe, seed, verbose
+        )
+    else:
+        phases.start(names[2])
+        cache = TeacherCache.compute(
+            teacher, loaded.x_train, path=os.path.join(out, "teacher_cache.npz"),
+            verbose=1 if verbose == 1 else 0,
+        )
+        phases.start(names[3])
+        distiller, distill_history = distil(teacher, student, cache, loaded, recipe, verbose)
 
-    phases.start(PHASES[3])
-    distiller, distill_history = distil(teacher, student, cache, loaded, recipe, verbose)
-
-    phases.start(PHASES[4])
+    phases.start(names[-2])
     save_model(teacher, os.path.join(out, "teacher.keras"))
     save_model(distiller.student, os.path.join(out, "student.keras"))
     exports = export_student(distiller.student, loaded, recipe, out)
@@ -228,7 +297,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         for result in exports:
             print(result)
 
-    phases.start(PHASES[5])
+    phases.start(names[-1])
     settings = {
         "dataset": loaded.name,
         "data": loaded.source,
@@ -246,7 +315,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         },
         title=(
             f"keras-distill demo: {loaded.name}, preset {preset}, "
-            f"{recipe.teacher_model} teacher, seed {seed}"
+            f"{recipe.teacher_model} teacher, {recipe.teaching} teaching, seed {seed}"
         ),
         settings=settings,
     )

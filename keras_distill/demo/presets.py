@@ -12,6 +12,7 @@ import dataclasses
 PRESETS = ("quick", "full")
 DATASETS = ("mnist", "digits")
 TEACHERS = ("mlp", "cnn")
+TEACHINGS = ("consistent", "cached")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Recipe:
         teacher_model: `"mlp"` (Hinton et al.) or `"cnn"` (a small
             convolutional teacher, not in the paper).
         teacher_filters: Filters of each 5x5 convolution of a `"cnn"` teacher.
+        teaching: `"cached"` (Hinton et al.: the student learns the cached
+            logits of the un-augmented training set) or `"consistent"`
+            (Beyer et al. 2022: the online teacher labels every jittered,
+            mixed-up batch the student sees).
+        consistent_epochs: Epochs of consistent teaching.
+        consistent_batch_size: Batch size of consistent teaching.
+        consistent_temperature: Temperature of consistent teaching.
+        consistent_alpha: Weight of the hard-label loss in consistent teaching.
+        consistent_mixup: Whether consistent teaching mixes up every batch.
     """
 
     teacher_hidden: tuple
@@ -60,6 +70,12 @@ class Recipe:
     calibration_samples: int = 500
     teacher_model: str = "mlp"
     teacher_filters: tuple = ()
+    teaching: str = "cached"
+    consistent_epochs: int = 0
+    consistent_batch_size: int = 64
+    consistent_temperature: float = 1.0
+    consistent_alpha: float = 0.0
+    consistent_mixup: bool = True
 
 
 _MNIST = dict(
@@ -70,6 +86,13 @@ _MNIST = dict(
     max_norm=4.0,
     max_shift=2,
     batch_size=128,
+    # Consistent teaching on MNIST: the online teacher labels each jittered
+    # batch (the teacher's own augmentation), T=4.
+    consistent_epochs=30,
+    consistent_batch_size=128,
+    consistent_temperature=4.0,
+    consistent_alpha=0.1,
+    consistent_mixup=False,
 )
 # On 8x8 images one pixel is an eighth of the image: no jitter. Students
 # with few units distil best at low temperatures (Hinton et al. 2015, 2.5-4).
@@ -84,6 +107,11 @@ _DIGITS = dict(
     learning_rate=3e-3,
     temperature=4.0,
     calibration_samples=300,
+    # Function matching (Beyer et al. 2022): mixup on every batch, pure KL at
+    # T=1, a long schedule (benchmarks/results/methods.md, docs/demo.md).
+    teaching="consistent",
+    consistent_epochs=300,
+    consistent_batch_size=32,
 )
 RECIPES = {
     # A few epochs are too few for jitter and heavy dropout to pay off: the
@@ -113,9 +141,10 @@ _CNN_TEACHER = dict(
 )
 
 
-def recipe(dataset, preset, teacher="mlp"):
+def recipe(dataset, preset, teacher="mlp", teaching=None):
     """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`),
-    with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only)."""
+    with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only), and
+    `"consistent"` or `"cached"` teaching (`None`: the preset's)."""
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` must be one of {DATASETS}. Received: {dataset!r}.")
     if preset not in PRESETS:
@@ -127,5 +156,11 @@ def recipe(dataset, preset, teacher="mlp"):
             f"`teacher='cnn'` needs 28x28 MNIST images (two 5x5 convolutions); "
             f"use `teacher='mlp'` with `dataset={dataset!r}`."
         )
+    if teaching is not None and teaching not in TEACHINGS:
+        raise ValueError(f"`teaching` must be one of {TEACHINGS}. Received: {teaching!r}.")
     base = RECIPES[(dataset, preset)]
-    return dataclasses.replace(base, **_CNN_TEACHER) if teacher == "cnn" else base
+    if teacher == "cnn":
+        base = dataclasses.replace(base, **_CNN_TEACHER)
+    if teaching is not None:
+        base = dataclasses.replace(base, teaching=teaching)
+    return base
