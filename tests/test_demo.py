@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,19 +23,50 @@ EXPECTED_FILES = (
     "student_float32.tflite",
     "student.onnx",
     "student_saved_model/saved_model.pb",
-    "teacher_cache.npz",
     "teacher.keras",
     "student.keras",
 )
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def demo_process(tmp_path_factory):
+    """The README's first command, as a user runs it, output captured."""
     out = tmp_path_factory.mktemp("demo")
-    status = cli.main(["demo", "--dataset", "digits", "--out", str(out), "--verbose", "0"])
+    process = subprocess.run(
+        [sys.executable, "-m", "keras_distill.cli", "demo", "--dataset", "digits", "--out",
+         str(out)],
+        capture_output=True, text=True, check=False,
+    )
+    return process, out
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_process):
+    process, out = demo_process
+    assert process.returncode == 0, process.stderr[-3000:]
     with open(out / "report.json") as f:
         results = json.load(f)
-    return status, out, results
+    return process.returncode, out, results
+
+
+def test_demo_distilled_student_beats_the_student_alone(demo_run):
+    _, _, results = demo_run
+    models = results["models"]
+    assert models["distilled_student"]["errors"] < models["student_alone"]["errors"]
+    assert results["distillation"]["gap_closed"] >= 0.5
+    assert results["settings"]["teaching"] == "consistent"
+
+
+def test_demo_output_is_clean_and_log_friendly(demo_process):
+    process, _ = demo_process
+    output = process.stdout + process.stderr
+    for noise in ("retracing", "fully_quantize", "XNNPACK", "Starting new session", "\r"):
+        assert noise not in output, noise
+    lines = process.stdout.splitlines()
+    assert "  epoch 300/300  loss" in "\n".join(lines)
+    # About ten progress lines per phase, not one per epoch.
+    assert sum(line.startswith("  epoch") for line in lines) <= 40
+    assert "== Summary ==" in process.stdout
 
 
 def test_demo_writes_report_plots_and_verified_exports(demo_run):
@@ -73,19 +106,47 @@ def test_demo_report_contents(demo_run):
     distillation = results["distillation"]
     assert 0.9 < distillation["agreement"] <= 1 and distillation["mean_kl"] >= 0
     assert list(results["histories"]) == ["teacher", "student alone", "distillation"]
-    assert results["title"] == "keras-distill demo: digits, preset quick, mlp teacher, seed 0"
+    assert results["title"] == (
+        "keras-distill demo: digits, preset quick, mlp teacher, consistent teaching, seed 0"
+    )
     assert results["settings"]["teacher_model"] == "mlp"
-    # FineTuning logged the phase of each distillation epoch: distil, then fine-tune.
-    phases = results["histories"]["distillation"]["phase"]
-    assert phases[0] == 0 and phases[-1] == 1
+    assert len(results["histories"]["distillation"]["loss"]) == 300
     assert set(results["phase_seconds"]) == {
-        "Train the teacher", "Train the student alone", "Cache the teacher's outputs",
-        "Distil and fine-tune the student", "Save and export the student", "Write the report",
+        "Train the teacher", "Train the student alone",
+        "Distil the student (consistent teaching)", "Save and export the student",
+        "Write the report",
     }
     markdown = (out / "report.md").read_text()
     for text in ("| distilled student |", "gap closed", "student (TFLite int8)",
                  "![confusion matrix](confusion_matrix.png)", "int8 TFLite size / float32"):
         assert text in markdown
+
+
+def test_cached_teaching_caches_then_fine_tunes(tmp_path, monkeypatch):
+    from keras_distill.demo import pipeline
+    from keras_distill.demo import presets
+
+    short = presets.RECIPES[("digits", "quick")]
+    import dataclasses
+
+    monkeypatch.setitem(
+        presets.RECIPES, ("digits", "quick"),
+        dataclasses.replace(short, teacher_epochs=3, student_epochs=3, distill_epochs=2,
+                            fine_tune_epochs=1),
+    )
+    results = pipeline.run(dataset="digits", out=str(tmp_path), verbose=0, teaching="cached")
+    assert os.path.getsize(tmp_path / "teacher_cache.npz") > 0
+    # FineTuning logged the phase of each distillation epoch: distil, then fine-tune.
+    assert results["histories"]["distillation"]["phase"] == [0, 0, 1]
+    assert "Cache the teacher's outputs" in results["phase_seconds"]
+    assert results["settings"]["teaching"] == "cached"
+
+
+def test_unknown_teaching_is_refused():
+    from keras_distill.demo import presets
+
+    with pytest.raises(ValueError, match="`teaching` must be one of"):
+        presets.recipe("digits", "quick", teaching="online")
 
 
 def test_missing_data_file_names_the_flag(tmp_path, capsys):

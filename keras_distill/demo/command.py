@@ -37,7 +37,7 @@ def add_parser(subparsers):
     parser.add_argument("--out", default="keras_distill_demo", help="Output folder.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                        help="0 silent, 1 progress bars, 2 one line per epoch.")
+                        help="0 silent, 1 a line every tenth of the epochs, 2 one line per epoch.")
     parser.set_defaults(handler=run)
     return parser
 

@@ -16,6 +16,7 @@ from keras_distill.callbacks import FineTuning
 from keras_distill.demo import data as data_lib
 from keras_distill.demo import models
 from keras_distill.demo import presets
+from keras_distill.demo import progress
 from keras_distill.demo import summary
 from keras_distill.demo.jitter import jittered_dataset
 from keras_distill.distiller import Distiller
@@ -128,8 +129,9 @@ def train_teacher(dataset, recipe, seed, verbose):
         recipe.batch_size, seed=seed,
     )
     history = teacher.fit(
-        jittered, epochs=recipe.teacher_epochs, verbose=verbose, shuffle=False,
+        jittered, epochs=recipe.teacher_epochs, shuffle=False,
         validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, recipe.teacher_epochs),
     )
     return teacher, history
 
@@ -146,8 +148,8 @@ def train_alone(student, dataset, recipe, verbose):
     )
     return student.fit(
         dataset.x_train, dataset.y_train, batch_size=recipe.batch_size,
-        epochs=recipe.student_epochs, verbose=verbose,
-        validation_data=(dataset.x_test, dataset.y_test),
+        epochs=recipe.student_epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, recipe.student_epochs),
     )
 
 
@@ -172,10 +174,11 @@ def distil(teacher, student, cache, dataset, recipe, verbose):
         learning_rate=recipe.fine_tune_learning_rate,
         verbose=1 if verbose else 0,
     )
+    epochs = recipe.distill_epochs + recipe.fine_tune_epochs
     history = distiller.fit(
         cache.inputs(dataset.x_train), dataset.y_train, batch_size=recipe.batch_size,
-        epochs=recipe.distill_epochs + recipe.fine_tune_epochs, callbacks=[fine_tuning],
-        verbose=verbose, validation_data=(dataset.x_test, dataset.y_test),
+        epochs=epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, epochs, [fine_tuning]),
     )
     return distiller, history
 
@@ -201,8 +204,8 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
     )
     history = distiller.fit(
         dataset.x_train, dataset.y_train, batch_size=recipe.consistent_batch_size,
-        epochs=recipe.consistent_epochs, verbose=verbose,
-        validation_data=(dataset.x_test, dataset.y_test),
+        epochs=recipe.consistent_epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, recipe.consistent_epochs),
     )
     return distiller, history
 
@@ -239,7 +242,8 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
             Defaults to `"quick"`.
         out: Output folder. Defaults to `"keras_distill_demo"`.
         seed: Seed of weights, shuffling and jitter. Defaults to `0`.
-        verbose: 0 silent, 1 progress bars, 2 one line per epoch. Defaults
+        verbose: 0 silent, 1 a line every tenth of the epochs, 2 one line
+            per epoch. Defaults
             to `1`.
         teacher: `"mlp"` (the paper's 784-1200-1200-10) or `"cnn"` (a small
             convolutional teacher, MNIST only; not in the paper). Defaults to
@@ -284,7 +288,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         phases.start(names[2])
         cache = TeacherCache.compute(
             teacher, loaded.x_train, path=os.path.join(out, "teacher_cache.npz"),
-            verbose=1 if verbose == 1 else 0,
+            verbose=0,
         )
         phases.start(names[3])
         distiller, distill_history = distil(teacher, student, cache, loaded, recipe, verbose)

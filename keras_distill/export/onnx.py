@@ -1,5 +1,6 @@
 """Exporting a student as an ONNX model with tf2onnx."""
 
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import atomic
 from keras_distill.export import signature
 from keras_distill.export import verification
@@ -67,12 +68,14 @@ def export_onnx(
     specs = signature.input_specs(student)
     samples = verification.choose_samples(student, specs, sample_inputs)
     with atomic.staged_path(path, overwrite) as staged:
-        tf2onnx.convert.from_function(
-            signature.serving_function(student, specs),
-            input_signature=specs,
-            opset=opset,
-            output_path=staged,
-        )
+        # Grappler, run by tf2onnx, logs its sessions from C++.
+        with quiet_native_output():
+            tf2onnx.convert.from_function(
+                signature.serving_function(student, specs),
+                input_signature=specs,
+                opset=opset,
+                output_path=staged,
+            )
         return verification.report(
             student,
             specs,

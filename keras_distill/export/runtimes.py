@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export.dependencies import import_optional
 
 
@@ -52,13 +53,16 @@ def tflite_runner(path, specs):
     """
     litert = import_optional("ai_edge_litert.interpreter", "Running a TFLite model")
     with open(path, "rb") as f:
-        interpreter = litert.Interpreter(model_content=f.read())
+        content = f.read()
+    with quiet_native_output():
+        interpreter = litert.Interpreter(model_content=content)
     runner = interpreter.get_signature_runner()
     input_details = runner.get_input_details()
     output_details = runner.get_output_details()
     # The signature lists inputs alphabetically, under the names of `specs`.
     input_names = [spec.name for spec in specs]
     output_names = sorted(output_details, key=_natural_key)
+    allocated = []
 
     def run(flat_inputs):
         feed = {}
@@ -67,7 +71,14 @@ def tflite_runner(path, specs):
             if np.issubdtype(details["dtype"], np.integer) and details["quantization"][0]:
                 array = _quantize(array, details)
             feed[name] = array
-        outputs = runner(**feed)
+        # The first run allocates tensors and applies the XNNPACK delegate,
+        # which LiteRT announces on stderr.
+        if not allocated:
+            with quiet_native_output():
+                outputs = runner(**feed)
+            allocated.append(True)
+        else:
+            outputs = runner(**feed)
         results = []
         for name in output_names:
             array, details = outputs[name], output_details[name]

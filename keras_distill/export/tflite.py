@@ -3,6 +3,7 @@
 import tempfile
 import warnings
 
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import atomic
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
@@ -84,7 +85,7 @@ def convert_tflite(
         if int8_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_native_output():
             # The int8 calibrator runs TensorFlow's own deprecated interpreter;
             # its deprecation warning is not the caller's to act on.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")

@@ -9,6 +9,7 @@ verification, `ExportResult`); only the conversion differs from
 
 import warnings
 
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import atomic
 from keras_distill.export import signature
 from keras_distill.export import verification
@@ -33,7 +34,7 @@ def _convert(model, specs):
     serve = signature.serving_function(model, specs).get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serve], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_native_output():
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         return converter.convert()
 

@@ -35,6 +35,20 @@ def _model(model, argument):
     return model
 
 
+def _predict(model, x, batch_size):
+    """The model's outputs on `x`, batch by batch, in inference mode.
+
+    Direct calls instead of `predict`: `predict` builds a new `tf.function`
+    per model, and TensorFlow warns about retracing after a few of them.
+    """
+    x = np.asarray(x)
+    parts = [
+        keras.ops.convert_to_numpy(model(x[start : start + batch_size], training=False))
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(parts, axis=0)
+
+
 def _history(history, name):
     if isinstance(history, keras.callbacks.History):
         history = history.history
@@ -145,7 +159,7 @@ class DistillationReport:
         if name not in self._logits:
             model = {"teacher": self.teacher, "student": self.student,
                      "baseline": self.baseline}[name]
-            outputs = model.predict(self.x_test, batch_size=self.batch_size, verbose=0)
+            outputs = _predict(model, self.x_test, self.batch_size)
             activation = resolve_output_activation(model, "auto", name)
             self._logits[name] = keras.ops.convert_to_numpy(
                 probabilities_to_logits(outputs, activation)

@@ -1,0 +1,45 @@
+"""Silences what native libraries print on stdout/stderr (converters, runtimes).
+
+The TFLite converter prints its settings ("fully_quantize: 0, ...") and
+LiteRT announces its XNNPACK delegate from C++, past Python's `sys.stdout`;
+only redirecting the process's file descriptors reaches them. What was
+printed is kept and written to stderr when the block raises, so an error
+never loses its native explanation.
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+
+@contextlib.contextmanager
+def quiet_native_output():
+    """Runs the block with file descriptors 1 and 2 sent to a temporary file."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:  # No real descriptors (embedded interpreters): nothing to silence.
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if failed:
+                captured.seek(0)
+                text = captured.read().decode("utf-8", "replace")
+                if text.strip():
+                    sys.stderr.write(text)
