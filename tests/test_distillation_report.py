@@ -134,3 +134,29 @@ def test_parameter_ratio_says_fewer_or_more():
     assert parameter_ratio(1.0) == "1.0x fewer parameters"
     # A student larger than its teacher (e.g. the demo's CNN teacher).
     assert parameter_ratio(147_146 / 1_276_810) == "8.7x more parameters"
+
+
+def test_per_class_results_and_disagreement_picture(trained, tmp_path):
+    teacher, student, x, y = trained
+    report = DistillationReport(
+        teacher, student, x, y, baseline=student, latency_samples=3, image_shape=(8, 8)
+    )
+    results = report.results
+    per_class = results["per_class"]
+    assert per_class["classes"] == list(range(10))
+    assert set(per_class["accuracy"]) == {"teacher", "student_alone", "distilled_student"}
+    student_logits = student.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        per_class["accuracy"]["distilled_student"], metrics.per_class_accuracy(y, student_logits)
+    )
+    disagreeing = np.argmax(report.logits("teacher"), -1) != np.argmax(student_logits, -1)
+    assert sum(per_class["disagreements"]) == int(disagreeing.sum())
+    items = results["disagreements"]
+    assert 0 < len(items) <= 16 and all(disagreeing[i["index"]] for i in items)
+    paths = report.save(tmp_path)
+    assert os.path.getsize(paths["disagreements"]) > 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Per class" in markdown and "![disagreements](disagreements.png)" in markdown
+    # Flat inputs without an image shape: no picture, the tables remain.
+    plain = DistillationReport(teacher, student, x, y, latency_samples=3)
+    assert "disagreements" not in plain.save(tmp_path / "plain")

@@ -85,3 +85,31 @@ def test_confusion_matrix():
 def test_bad_inputs_name_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_per_class_accuracy_and_disagreement_by_hand():
+    y = np.array([0, 0, 1, 1, 1, 2])
+    eye = np.eye(4) * 5.0
+    teacher = eye[[0, 0, 1, 1, 2, 2]]
+    student = eye[[0, 1, 1, 2, 2, 2]]
+    np.testing.assert_allclose(
+        metrics.per_class_accuracy(y, teacher), [1.0, 2 / 3, 1.0, np.nan]
+    )
+    np.testing.assert_allclose(metrics.per_class_accuracy(y, student), [0.5, 1 / 3, 1.0, np.nan])
+    counts, rates = metrics.per_class_disagreement(y, teacher, student)
+    assert counts.tolist() == [1, 1, 0, 0]
+    np.testing.assert_allclose(rates, [0.5, 1 / 3, 0.0, np.nan])
+
+
+def test_confident_disagreements_are_sorted_by_student_confidence():
+    y = np.array([0, 1, 2, 0])
+    teacher = np.array([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0], [3.0, 0, 0]])
+    student = np.array([[0, 1.0, 0], [0, 3.0, 0], [4.0, 0, 0], [3.0, 0, 0]])
+    items = metrics.confident_disagreements(y, teacher, student)
+    assert [i["index"] for i in items] == [2, 0]
+    assert items[0] == pytest.approx({
+        "index": 2, "label": 2, "teacher": 2, "student": 0,
+        "teacher_confidence": float(metrics.softmax(teacher[2:3]).max()),
+        "student_confidence": float(metrics.softmax(student[2:3]).max()),
+    })
+    assert metrics.confident_disagreements(y, teacher, student, limit=1)[0]["index"] == 2

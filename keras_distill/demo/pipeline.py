@@ -311,6 +311,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
     }
     report = DistillationReport(
         teacher, distiller.student, loaded.x_test, loaded.y_test, baseline=alone,
+        image_shape=loaded.image_shape,
         exports=exports,
         histories={
             "teacher": teacher_history,

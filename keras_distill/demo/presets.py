@@ -88,6 +88,7 @@ _MNIST = dict(
     batch_size=128,
     # Consistent teaching on MNIST: the online teacher labels each jittered
     # batch (the teacher's own augmentation), T=4.
+    teaching="consistent",
     consistent_epochs=30,
     consistent_batch_size=128,
     consistent_temperature=4.0,
@@ -117,7 +118,8 @@ RECIPES = {
     # A few epochs are too few for jitter and heavy dropout to pay off: the
     # quick teacher is lightly regularized so that it beats the student alone.
     ("mnist", "quick"): Recipe(
-        **{**_MNIST, "input_dropout": 0.0, "hidden_dropout": 0.2, "max_shift": 0},
+        **{**_MNIST, "input_dropout": 0.0, "hidden_dropout": 0.2, "max_shift": 0,
+           "consistent_epochs": 5},
         teacher_epochs=8, student_epochs=5, distill_epochs=4, fine_tune_epochs=1,
     ),
     ("mnist", "full"): Recipe(

@@ -74,6 +74,12 @@ class DistillationReport:
     confusion matrix of the student); without matplotlib the report is
     written without plots and says so.
 
+    Where the student still falls short, class by class: per-class accuracy
+    of the teacher, the student alone and the distilled student; per-class
+    student-teacher disagreement; and the test samples the distilled student
+    labels differently from the teacher, its most confident first (for image
+    data, a picture of them: `image_shape` or images as `x_test`).
+
     Models ending in softmax are handled: their logits are recovered as in
     `Distiller`.
 
@@ -95,6 +101,10 @@ class DistillationReport:
             Defaults to `15`.
         latency_samples: Single-sample calls timed per model. Defaults to `100`.
         batch_size: Batch size for the test-set predictions. Defaults to `256`.
+        image_shape: `(height, width)` or `(height, width, channels)` of one
+            image when `x_test` holds flattened images, for the picture of
+            disagreements. Inputs of rank 3 or 4 are drawn without it.
+            Defaults to `None`.
 
     Example:
 
@@ -122,11 +132,13 @@ class DistillationReport:
         num_bins=15,
         latency_samples=100,
         batch_size=256,
+        image_shape=None,
     ):
         self.teacher = _model(teacher, "teacher")
         self.student = _model(student, "student")
         self.baseline = None if baseline is None else _model(baseline, "baseline")
         self.x_test = x_test
+        self.image_shape = None if image_shape is None else tuple(image_shape)
         self.y_test = np.asarray(y_test)
         if len(self.y_test) != len(keras.tree.flatten(x_test)[0]):
             raise ValueError(
@@ -231,6 +243,7 @@ class DistillationReport:
             distillation["student_alone_agreement"] = metrics.agreement(
                 teacher_logits, self.logits("baseline")
             )
+        per_class = self._per_class(teacher_logits, student_logits)
         exports = self._export_results(models["teacher"])
         sizes = {(e["format"], e["quantization"]): e["size_bytes"] for e in exports}
         ratio = None
@@ -241,6 +254,10 @@ class DistillationReport:
             "num_test_samples": int(len(self.y_test)),
             "models": models,
             "distillation": distillation,
+            "per_class": per_class,
+            "disagreements": metrics.confident_disagreements(
+                self.y_test, teacher_logits, student_logits
+            ),
             "exports": exports,
             "int8_size_ratio": ratio,
             "latency_ms": {
@@ -258,6 +275,37 @@ class DistillationReport:
             "plots_skipped": None,
         }
         return self._results
+
+    def _per_class(self, teacher_logits, student_logits):
+        num_classes = teacher_logits.shape[-1]
+        accuracy = {"teacher": metrics.per_class_accuracy(self.y_test, teacher_logits)}
+        if self.baseline is not None:
+            accuracy["student_alone"] = metrics.per_class_accuracy(
+                self.y_test, self.logits("baseline")
+            )
+        accuracy["distilled_student"] = metrics.per_class_accuracy(self.y_test, student_logits)
+        counts, rates = metrics.per_class_disagreement(self.y_test, teacher_logits, student_logits)
+        as_list = lambda values: [None if np.isnan(v) else float(v) for v in values]
+        return {
+            "classes": list(range(num_classes)),
+            "accuracy": {name: as_list(values) for name, values in accuracy.items()},
+            "disagreements": [int(c) for c in counts],
+            "disagreement_rate": as_list(rates),
+        }
+
+    def _images(self, indices):
+        """The test inputs at `indices` as images, or `None` if they are not images."""
+        flat = keras.tree.flatten(self.x_test)
+        if len(flat) != 1:
+            return None
+        x = np.asarray(flat[0])[indices]
+        if self.image_shape is not None:
+            x = x.reshape((len(indices),) + self.image_shape)
+        if x.ndim == 4 and x.shape[-1] == 1:
+            x = x[..., 0]
+        if x.ndim == 3 or (x.ndim == 4 and x.shape[-1] in (3, 4)):
+            return x
+        return None
 
     @property
     def results(self):
@@ -288,6 +336,13 @@ class DistillationReport:
             os.path.join(directory, files["confusion"]),
         )
         drawn["confusion matrix"] = files["confusion"]
+        items = self.compute()["disagreements"]
+        images = self._images([item["index"] for item in items]) if items else None
+        if images is not None:
+            plots.disagreement_grid(
+                plt, images, items, os.path.join(directory, files["disagreements"])
+            )
+            drawn["disagreements"] = files["disagreements"]
         return drawn, None
 
     def save(self, directory):

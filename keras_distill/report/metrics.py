@@ -152,3 +152,61 @@ def confusion_matrix(y_true, logits, num_classes=None):
     return np.bincount(
         y_true * num_classes + predicted, minlength=num_classes * num_classes
     ).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(y_true, logits, num_classes=None):
+    """Accuracy on the samples of each true class; `nan` for a class with none."""
+    logits = _logits(logits, "logits")
+    y_true = _labels(y_true, len(logits))
+    num_classes = num_classes or logits.shape[-1]
+    correct = np.argmax(logits, axis=-1) == y_true
+    counts = np.bincount(y_true, minlength=num_classes).astype("float64")
+    hits = np.bincount(y_true, weights=correct, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / counts, np.nan)
+
+
+def per_class_disagreement(y_true, teacher_logits, student_logits, num_classes=None):
+    """Per true class: how many samples the student labels differently from the teacher.
+
+    Returns:
+        `(counts, rates)`: int counts and the share of the class's samples
+        (`nan` for a class with none).
+    """
+    teacher_logits = _logits(teacher_logits, "teacher_logits")
+    student_logits = _logits(student_logits, "student_logits")
+    y_true = _labels(y_true, len(teacher_logits))
+    num_classes = num_classes or teacher_logits.shape[-1]
+    differ = np.argmax(teacher_logits, -1) != np.argmax(student_logits, -1)
+    counts = np.bincount(y_true, weights=differ, minlength=num_classes).astype("int64")
+    totals = np.bincount(y_true, minlength=num_classes).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts, np.where(totals > 0, counts / totals, np.nan)
+
+
+def confident_disagreements(y_true, teacher_logits, student_logits, limit=16):
+    """The samples where student and teacher disagree, the student's most confident first.
+
+    Returns:
+        A list of at most `limit` dicts: `index`, `label`, `teacher` and
+        `student` (predicted classes) and each one's softmax confidence.
+    """
+    teacher_logits = _logits(teacher_logits, "teacher_logits")
+    student_logits = _logits(student_logits, "student_logits")
+    y_true = _labels(y_true, len(teacher_logits))
+    p_teacher, p_student = softmax(teacher_logits), softmax(student_logits)
+    teacher_class, student_class = p_teacher.argmax(-1), p_student.argmax(-1)
+    indices = np.flatnonzero(teacher_class != student_class)
+    confidence = p_student.max(-1)[indices]
+    order = indices[np.argsort(-confidence, kind="stable")][:limit]
+    return [
+        {
+            "index": int(i),
+            "label": int(y_true[i]),
+            "teacher": int(teacher_class[i]),
+            "student": int(student_class[i]),
+            "teacher_confidence": float(p_teacher[i].max()),
+            "student_confidence": float(p_student[i].max()),
+        }
+        for i in order
+    ]

@@ -13,6 +13,7 @@ PLOT_FILES = {
     "training_curves": "training_curves.png",
     "reliability": "reliability_diagram.png",
     "confusion": "confusion_matrix.png",
+    "disagreements": "disagreements.png",
 }
 MISSING_MATPLOTLIB = (
     'matplotlib is not installed; run `pip install "keras-distill[plot]"` to get the '
@@ -120,4 +121,25 @@ def confusion_plot(plt, matrix, title, path):
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
     axis.set_title(title)
+    _save(figure, path)
+
+
+def disagreement_grid(plt, images, items, path):
+    """The images the student and teacher label differently, most confident first.
+
+    Each panel's title reads `label y | T t | S s (confidence)`.
+    """
+    columns = min(8, len(items))
+    rows = -(-len(items) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, item, image in zip(axes.flat, items, images):
+        axis.imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+        axis.set_title(
+            f"y {item['label']} | T {item['teacher']}\nS {item['student']} "
+            f"({item['student_confidence']:.2f})",
+            fontsize=7,
+        )
+    figure.suptitle("Most confident student-teacher disagreements (test set)", fontsize=9)
     _save(figure, path)

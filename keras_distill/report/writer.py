@@ -115,6 +115,44 @@ def _exports_lines(results):
     return lines
 
 
+def _cell(value):
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _per_class_lines(results):
+    per_class = results.get("per_class")
+    if not per_class:
+        return []
+    names = list(per_class["accuracy"])
+    header = " | ".join(MODEL_LABELS.get(name, name) for name in names)
+    lines = [
+        "Test accuracy per true class, and how often the distilled student labels that "
+        "class's samples differently from the teacher.",
+        "",
+        f"| class | {header} | student-teacher disagreements |",
+        "|---|" + "---:|" * (len(names) + 1),
+    ]
+    for c in per_class["classes"]:
+        cells = " | ".join(_cell(per_class["accuracy"][name][c]) for name in names)
+        lines.append(
+            f"| {c} | {cells} | {per_class['disagreements'][c]} "
+            f"({_cell(per_class['disagreement_rate'][c])}) |"
+        )
+    items = results.get("disagreements") or []
+    if items:
+        lines += [
+            "",
+            "Most confident disagreements (test index: label, teacher, student with its "
+            "confidence): "
+            + "; ".join(
+                f"{i['index']}: {i['label']}, {i['teacher']}, {i['student']} "
+                f"({i['student_confidence']:.2f})"
+                for i in items[:8]
+            ),
+        ]
+    return lines
+
+
 def _plots_lines(results):
     if results["plots"]:
         return [f"![{name}]({path})" for name, path in results["plots"].items()]
@@ -126,6 +164,9 @@ def to_markdown(results):
     lines = [f"# {results['title']}", ""]
     lines += _models_table(results)
     lines += ["", "## Distillation", ""] + _distillation_lines(results)
+    per_class = _per_class_lines(results)
+    if per_class:
+        lines += ["", "## Per class", ""] + per_class
     lines += ["", "## Exported student", ""] + _exports_lines(results)
     lines += ["", "## Plots", ""] + _plots_lines(results)
     if results.get("settings"):
