@@ -18,6 +18,7 @@ TFMOT = ["tensorflow-model-optimization>=0.8.0", "tf-keras>=2.18"]
 PLOT = ["matplotlib>=3.7"]
 EXAMPLES = ["scikit-learn>=1.3"]
 EXPORT = ONNX + LITERT
+JAX = ["jax[cpu]>=0.4.36"]
 
 setup(
     version=VERSION,
@@ -29,7 +30,8 @@ setup(
         "tfmot": TFMOT,
         "plot": PLOT,
         "examples": EXAMPLES,
+        "jax": JAX,
         "demo": EXAMPLES + EXPORT + PLOT,
-        "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT + TFMOT,
+        "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT + TFMOT + JAX,
     },
 )

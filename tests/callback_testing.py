@@ -45,14 +45,15 @@ def distiller(
 def count_traces(model):
     """Wraps `model.train_step`; the returned list's length is the number of traces.
 
-    Under `tf.function` the Python body of `train_step` runs only while tracing.
+    Under `tf.function` (or `jax.jit`) the Python body of `train_step` runs
+    only while tracing.
     """
     traces = []
     train_step = model.train_step
 
-    def counted(data):
+    def counted(*args):  # (data), or (state, data) on JAX
         traces.append(1)
-        return train_step(data)
+        return train_step(*args)
 
     model.train_step = counted
     return traces

@@ -9,6 +9,9 @@ from keras_distill.optimize import bridge
 from keras_distill.optimize.tfmot_import import import_tfmot
 from tests import optimize_testing as ot
 
+# tfmot's Keras 2 bridge: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 MODELS = {
     "sequential": (ot.student, (ot.FEATURES,)),
     "functional_cnn": (ot.cnn, (8, 8, 1)),

@@ -12,6 +12,9 @@ import keras_distill
 from keras_distill import cli
 from tests import export_models
 
+# The CLI exports (SavedModel, TFLite, ONNX): TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture
 def saved_cnn(tmp_path):

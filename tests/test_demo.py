@@ -13,6 +13,9 @@ from keras_distill.demo import data
 from keras_distill.demo.jitter import jittered_dataset
 from keras_distill.demo.jitter import shift_images
 
+# The demo exports and uses tf.data: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 EXPECTED_FILES = (
     "report.md",
     "report.json",

@@ -13,6 +13,9 @@ from keras_distill.report import DistillationReport
 from keras_distill.report import metrics
 from tests import testing
 
+# Reports time exported artifacts and tf.function latency: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture(scope="module")
 def trained():

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_distill as kd
+from tests import callback_testing
 from tests import testing
 
 
@@ -87,16 +88,13 @@ def test_teacher_runs_once_per_step_in_inference_mode():
     teacher = Recorder()
     teacher.build((None, 8))
     distiller = _compiled(teacher=teacher, jit_compile=False)
+    traces = callback_testing.count_traces(distiller)
     x, y = testing.synthetic(n=32)
-    distiller.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    # Calls happen while tracing; every one is in inference mode, and the
-    # traced step calls the teacher exactly once.
-    assert calls and all(training is False for training in calls)
-    calls.clear()
-    distiller.train_function = None
-    distiller.make_train_function(force=True)
-    distiller.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    assert calls == [False]
+    distiller.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    # Calls happen while tracing (or on every step where the step runs
+    # eagerly); every call is in inference mode, and each run of the step's
+    # Python body calls the teacher exactly once.
+    assert traces and calls == [False] * len(traces)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

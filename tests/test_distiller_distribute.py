@@ -8,6 +8,9 @@ import tensorflow as tf
 import keras_distill as kd
 from tests import testing
 
+# Tf.distribute: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 def _train(strategy, initial, x, y, regularize, steps_per_execution=1):
     with strategy.scope():

@@ -12,6 +12,9 @@ import keras_distill
 from keras_distill import export
 from tests import export_models
 
+# Exporters: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 PATHS = {"saved_model": "student", "tflite": "student.tflite", "onnx": "student.onnx"}
 
 

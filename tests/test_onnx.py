@@ -8,6 +8,9 @@ import pytest
 from keras_distill import export
 from tests import export_models
 
+# Tf2onnx: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.mark.parametrize("name", sorted(export_models.MODELS))
 def test_matrix_exports_and_verifies(tmp_path, name):

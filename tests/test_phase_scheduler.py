@@ -63,6 +63,7 @@ def traces_per_build():
     return len(traces)
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize(
     "trainable,frozen,trained,jit_compile",
     [
@@ -99,6 +100,7 @@ def test_trainable_switch_takes_effect_in_the_compiled_step(
         assert len(traces) == traces_per_build + 2
 
 
+@pytest.mark.tensorflow_only
 def test_unfreezing_a_layer_frozen_before_fit():
     x, y = testing.synthetic(n=32)
     model = callback_testing.distiller(optimizer=keras.optimizers.Adam(0.01))
@@ -187,6 +189,7 @@ def uninterrupted_history(tmp_path_factory):
     return full
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize(
     "epoch,batch", [(3, None), (2, 1)], ids=["between_epochs_mid_phase", "mid_epoch_phase_start"]
 )
@@ -224,6 +227,7 @@ def test_phase_rejects_bad_arguments(kwargs, argument):
         kd.Phase(**kwargs)
 
 
+@pytest.mark.tensorflow_only
 def test_scheduler_rejects_bad_phases_and_unknown_layers():
     with pytest.raises(ValueError, match="only the last"):
         kd.callbacks.PhaseScheduler([kd.Phase("a"), kd.Phase("b", 2)])
@@ -237,6 +241,7 @@ def test_scheduler_rejects_bad_phases_and_unknown_layers():
         model.fit(x, y, verbose=0, callbacks=[kd.callbacks.FineTuning(1, trainable=["backbone"])])
 
 
+@pytest.mark.tensorflow_only
 def test_optimizer_built_without_a_layer_a_phase_unfreezes():
     x, y = testing.synthetic(n=16)
     model = callback_testing.distiller()
@@ -262,3 +267,18 @@ def test_config_round_trip(callback):
     assert type(restored) is type(callback)
     assert restored.get_config() == callback.get_config()
     assert restored.phases == callback.phases
+
+
+def test_trainable_phases_on_jax_raise_before_training():
+    if keras.backend.backend() != "jax":
+        pytest.skip("the JAX-only error; TensorFlow runs trainable phases")
+    x, y = testing.synthetic(n=32)
+    model = callback_testing.distiller()
+    scheduler = kd.callbacks.PhaseScheduler(
+        [kd.Phase("head", epochs=1, trainable={"hidden": False}), kd.Phase("all", trainable=True)]
+    )
+    before = [np.array(w) for w in model.student.get_weights()]
+    with pytest.raises(NotImplementedError, match="TensorFlow backend.*one `fit` per"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[scheduler])
+    for a, b in zip(before, model.student.get_weights()):
+        np.testing.assert_array_equal(a, b)

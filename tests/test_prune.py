@@ -8,6 +8,9 @@ import keras_distill as kd
 from keras_distill.optimize.tfmot_import import import_tfmot
 from tests import optimize_testing as ot
 
+# tfmot: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture(scope="module")
 def setup():

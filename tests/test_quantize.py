@@ -12,6 +12,9 @@ from keras_distill.optimize import quantize
 from keras_distill.optimize.tfmot_import import import_tfmot
 from tests import optimize_testing as ot
 
+# tfmot: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture(scope="module")
 def setup():

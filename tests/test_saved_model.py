@@ -10,6 +10,9 @@ from keras_distill import export
 from keras_distill.export import saved_model as saved_model_lib
 from tests import export_models
 
+# SavedModel export: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.mark.parametrize("name", sorted(export_models.MODELS))
 def test_matrix_exports_and_verifies(tmp_path, name):

@@ -8,6 +8,9 @@ from keras_distill import export
 from keras_distill.export import signature
 from tests import export_models
 
+# Export signatures: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 def test_specs_keep_names_and_a_dynamic_batch():
     specs = signature.input_specs(export_models.two_input())

@@ -99,7 +99,7 @@ def test_value_changes_never_retrace_under_jit_compile(callbacks, baseline_trace
 
 def test_rejects_a_model_that_is_not_a_distiller():
     model = testing.mlp()
-    model.compile("sgd", "mse")
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = testing.synthetic()
     with pytest.raises(TypeError, match="keras_distill.Distiller"):
         model.fit(x, y, verbose=0, callbacks=[kd.callbacks.TemperatureScheduler(2.0)])

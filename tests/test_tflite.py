@@ -11,6 +11,9 @@ from keras_distill import export
 from keras_distill.export import tflite as tflite_lib
 from tests import export_models
 
+# TFLite export: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture(scope="module")
 def cnn_exports(tmp_path_factory):

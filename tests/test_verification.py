@@ -10,6 +10,9 @@ from keras_distill import export
 from keras_distill.export import verification
 from tests import export_models
 
+# Export verification: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 
 def _perturb_reference(monkeypatch, amount):
     real = verification.keras_outputs

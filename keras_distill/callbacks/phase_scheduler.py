@@ -88,6 +88,7 @@ class PhaseScheduler(DistillerCallback):
     def set_model(self, model):
         super().set_model(model)
         if any(phase.trainable is not None for phase in self.phases):
+            _check_backend_switches_trainable()
             if self._trainability is None or self._trainability.layers[0] is not model.student:
                 self._trainability = Trainability(model.student)
             self._prepare_optimizer()
@@ -191,3 +192,17 @@ class PhaseScheduler(DistillerCallback):
             "phases": [phase.get_config() for phase in self.phases],
             "verbose": self.verbose,
         }
+
+
+def _check_backend_switches_trainable():
+    """Raises on JAX, whose trainer cannot change the trainable set within `fit`."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        raise NotImplementedError(
+            "Phases that change `trainable` need the TensorFlow backend: "
+            "the JAX trainer compiles its step and builds the optimizer state for one "
+            "fixed set of trainable variables per `fit`. On JAX, run one `fit` per "
+            "phase instead (set `layer.trainable`, compile the Distiller again, then "
+            "`fit` with `initial_epoch=`), or set KERAS_BACKEND=tensorflow. Phases "
+            "without `trainable=` (alpha, temperature, learning rate) work on JAX."
+        )
