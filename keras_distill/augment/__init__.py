@@ -1,7 +1,9 @@
-"""Augmentations that keep teacher and student consistent: batch mixing."""
+"""Augmentations that keep teacher and student consistent: batch mixing and seeded views."""
 
 from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.augment.cutmix import CutMix
 from keras_distill.augment.mixup import MixUp
+from keras_distill.augment.random_shift import RandomShift
+from keras_distill.augment.view_augmentation import ViewAugmentation
 
-__all__ = ["BatchMix", "CutMix", "MixUp"]
+__all__ = ["BatchMix", "CutMix", "MixUp", "RandomShift", "ViewAugmentation"]

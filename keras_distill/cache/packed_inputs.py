@@ -14,6 +14,8 @@ from keras import ops
 INPUTS_KEY = "keras_distill_inputs"
 LOGITS_KEY = "keras_distill_teacher_logits"
 TOP_K_KEY = "keras_distill_teacher_top_k"
+# Per-sample seeds of the cached augmented views, shape (samples, views).
+VIEW_SEEDS_KEY = "keras_distill_view_seeds"
 TOP_K_FIELDS = ("values", "indices", "fill")
 # log() of the smallest normal float32: the least tail mass a top-k cache keeps.
 LOG_FLOOR = float(np.log(np.finfo(np.float32).tiny))
@@ -24,12 +26,15 @@ def is_packed(x):
     return isinstance(x, dict) and INPUTS_KEY in x and (LOGITS_KEY in x or TOP_K_KEY in x)
 
 
-def pack(inputs, teacher_outputs):
-    """Returns `{inputs, cached teacher outputs}` under the reserved keys.
+def pack(inputs, teacher_outputs, view_seeds=None):
+    """Returns `{inputs, cached teacher outputs[, view seeds]}` under the reserved keys.
 
     Args:
         inputs: The model inputs (an array or a nested structure of arrays).
-        teacher_outputs: Dense logits, or a dict with the `TOP_K_FIELDS`.
+        teacher_outputs: Dense logits, or a dict with the `TOP_K_FIELDS`;
+            with views, of shape `(samples, views, ..., classes)`.
+        view_seeds: For a cache of augmented views, the int32 seed of each
+            sample's views, shape `(samples, views)`. Defaults to `None`.
     """
     if is_packed(inputs):
         raise ValueError(
@@ -37,7 +42,17 @@ def pack(inputs, teacher_outputs):
             "inputs to `TeacherCache.inputs`/`TeacherCache.dataset`."
         )
     key = TOP_K_KEY if isinstance(teacher_outputs, dict) else LOGITS_KEY
-    return {INPUTS_KEY: inputs, key: teacher_outputs}
+    packed = {INPUTS_KEY: inputs, key: teacher_outputs}
+    if view_seeds is not None:
+        packed[VIEW_SEEDS_KEY] = view_seeds
+    return packed
+
+
+def view_seeds(x):
+    """The per-sample view seeds of packed inputs, or `None` (no cached views)."""
+    if not is_packed(x):
+        return None
+    return x.get(VIEW_SEEDS_KEY)
 
 
 def unpack(x):

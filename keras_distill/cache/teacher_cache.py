@@ -1,5 +1,6 @@
 """TeacherCache: a frozen teacher's logits, computed once and reused every epoch."""
 
+import json
 import numbers
 import os
 import warnings
@@ -9,6 +10,7 @@ import keras
 import numpy as np
 
 from keras_distill.api_export import register
+from keras_distill.augment.view_augmentation import ViewAugmentation
 from keras_distill.cache import augmentation
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
@@ -43,7 +45,16 @@ class TeacherCache:
     teacher or data changed is recomputed (by `compute`) or rejected (by
     `load`), never silently reused.
 
-    Caching is wrong for randomly augmented inputs (the cached logits belong
+    Augmented views (`views=K, augmentation=...`): the teacher labels K
+    deterministic views of every example, each regenerated at training time
+    from its seed (a `keras_distill.augment.ViewAugmentation` such as
+    `RandomShift`); only the logits and one seed per view are stored. The
+    `Distiller` (built with the same `augmentation`) picks a view per sample
+    and step, rebuilds it, and the student learns the teacher's logits for
+    exactly the input it sees, without running the teacher (Beyer et al.
+    2022 show that a teacher inconsistent with the student's view hurts).
+
+    Caching is wrong for other random augmentation (the cached logits belong
     to the un-augmented sample): the `Distiller` warns when the student holds
     random preprocessing layers, and `dataset(..., augmented=True)` warns for
     augmentation done in the pipeline.
@@ -55,6 +66,10 @@ class TeacherCache:
         num_classes: Size of the teacher's output (last axis); needed for
             top-k outputs. Defaults to `None` (read from dense logits).
         path: The file the cache was loaded from or saved to. Defaults to `None`.
+        views: The number of augmented views per example, or `None`.
+            Defaults to `None`.
+        view_seed: The seed the views' seeds derive from. Defaults to `0`.
+        augmentation: The `ViewAugmentation` of the views. Defaults to `None`.
 
     Example:
 
@@ -69,7 +84,10 @@ class TeacherCache:
         Distillation in LLMs", ACL 2025 (bias of top-k teacher caches).
     """
 
-    def __init__(self, teacher_outputs, fingerprint, num_classes=None, path=None):
+    def __init__(
+        self, teacher_outputs, fingerprint, num_classes=None, path=None, views=None, view_seed=0,
+        augmentation=None,
+    ):
         if isinstance(teacher_outputs, dict):
             missing = set(packed_inputs.TOP_K_FIELDS) - set(teacher_outputs)
             if missing or num_classes is None:
@@ -84,6 +102,9 @@ class TeacherCache:
         self._fingerprint = fingerprint
         self._num_classes = int(num_classes)
         self._path = path
+        self._views = views
+        self._view_seed = int(view_seed)
+        self._augmentation = augmentation
 
     @classmethod
     def compute(
@@ -96,8 +117,11 @@ class TeacherCache:
         teacher_activation="auto",
         jit_compile="auto",
         verbose=0,
+        views=None,
+        augmentation=None,
+        seed=0,
     ):
-        """Runs the teacher once over `x` and returns its cached logits.
+        """Runs the teacher once over `x` (or K augmented views of it) and returns its logits.
 
         Args:
             teacher: The teacher `keras.Model`, or a `Distiller` (its teacher
@@ -117,6 +141,13 @@ class TeacherCache:
             jit_compile: Compile the teacher pass with XLA; `"auto"` follows
                 Keras. Defaults to `"auto"`.
             verbose: Progress bar of the teacher pass. Defaults to `0`.
+            views: Label this many augmented views of every example (the
+                teacher runs `views` times over `x`). Needs `augmentation`.
+                Defaults to `None` (the plain inputs only).
+            augmentation: A `keras_distill.augment.ViewAugmentation` (e.g.
+                `RandomShift`): view `k` of example `i` is
+                `augmentation(x[i], seed[i, k])`. Defaults to `None`.
+            seed: The seed of the views' seeds. Defaults to `0`.
 
         Returns:
             A `TeacherCache`.
@@ -126,9 +157,11 @@ class TeacherCache:
         if isinstance(teacher, Distiller):
             teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
         _check_arguments(teacher, x, batch_size, top_k)
+        _check_views(views, augmentation, seed)
         logits_fn = _logits_fn(teacher, teacher_activation)
         expected = fingerprint_lib.fingerprint(
-            _teacher_part(teacher, logits_fn, top_k), fingerprint_lib.data_fingerprint(x)
+            _teacher_part(teacher, logits_fn, top_k, _views_part(views, augmentation, seed)),
+            fingerprint_lib.data_fingerprint(x),
         )
         if path is not None and os.path.exists(path):
             try:
@@ -137,8 +170,14 @@ class TeacherCache:
                 warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
         model = TeacherOutputs(logits_fn, top_k)
         model.compile(optimizer=None, jit_compile=jit_compile)
-        outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
-        cache = cls(outputs, expected, num_classes=model.num_classes)
+        if views is None:
+            outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
+        else:
+            outputs = _label_views(model, x, views, augmentation, seed, batch_size, verbose)
+        cache = cls(
+            outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,
+            augmentation=augmentation,
+        )
         if path is not None:
             cache.save(path)
         return cache
@@ -172,6 +211,11 @@ class TeacherCache:
         stored = str(fields.pop("fingerprint"))
         top_k = int(fields.pop("top_k"))
         num_classes = int(fields.pop("num_classes"))
+        views = int(fields.pop("views", 0)) or None
+        view_seed = int(fields.pop("view_seed", 0))
+        augmentation = fields.pop("augmentation", None)
+        if augmentation is not None:
+            augmentation = keras.saving.deserialize_keras_object(json.loads(str(augmentation)))
         if int(fields.pop("format_version")) != fingerprint_lib.FORMAT_VERSION:
             raise ValueError(f"{path!r} was written by another version of keras_distill.")
         if fingerprint is None:
@@ -180,7 +224,8 @@ class TeacherCache:
             if isinstance(teacher, Distiller):
                 teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
             teacher_part = _teacher_part(
-                teacher, _logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None
+                teacher, _logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None,
+                _views_part(views, augmentation, view_seed),
             )
             fingerprint = fingerprint_lib.fingerprint(
                 teacher_part, fingerprint_lib.data_fingerprint(x)
@@ -192,7 +237,10 @@ class TeacherCache:
                 "`TeacherCache.compute(teacher, x, path=...)`."
             )
         outputs = fields["logits"] if "logits" in fields else fields
-        return cls(outputs, stored, num_classes=num_classes, path=path)
+        return cls(
+            outputs, stored, num_classes=num_classes, path=path, views=views,
+            view_seed=view_seed, augmentation=augmentation,
+        )
 
     def save(self, path):
         """Writes the cache to `path` (`.npz`) atomically: a failure leaves no partial file."""
@@ -203,6 +251,14 @@ class TeacherCache:
             num_classes=np.array(self._num_classes),
             format_version=np.array(fingerprint_lib.FORMAT_VERSION),
         )
+        if self._views:
+            arrays.update(
+                views=np.array(self._views),
+                view_seed=np.array(self._view_seed),
+                augmentation=np.array(
+                    json.dumps(keras.saving.serialize_keras_object(self._augmentation))
+                ),
+            )
         cache_file.write(path, arrays)
         self._path = path
 
@@ -221,7 +277,8 @@ class TeacherCache:
             instead of running the teacher.
         """
         self._check_data(x)
-        return packed_inputs.pack(x, self._outputs)
+        seeds = None if not self._views else view_seeds(len(self), self._views, self._view_seed)
+        return packed_inputs.pack(x, self._outputs, view_seeds=seeds)
 
     def dataset(self, x, y=None, sample_weight=None, augmented=False):
         """An unbatched `tf.data.Dataset` of `(packed inputs, y, sample_weight)`.
@@ -263,6 +320,16 @@ class TeacherCache:
         if isinstance(self._outputs, dict):
             return self._outputs["values"].shape[-1]
         return None
+
+    @property
+    def views(self):
+        """The number of cached augmented views per example, or `None`."""
+        return self._views
+
+    @property
+    def augmentation(self):
+        """The `ViewAugmentation` of the cached views, or `None`."""
+        return self._augmentation
 
     @property
     def num_classes(self):
@@ -350,6 +417,66 @@ def _logits_fn(teacher, teacher_activation):
     return TeacherLogits(teacher, activation)
 
 
-def _teacher_part(teacher, logits_fn, top_k):
-    mode = f"{logits_fn.activation}:{logits_fn.mode}"
+def _teacher_part(teacher, logits_fn, top_k, views_part=""):
+    mode = f"{logits_fn.activation}:{logits_fn.mode}{views_part}"
     return fingerprint_lib.teacher_fingerprint(teacher, mode, top_k)
+
+
+def _views_part(views, augmentation, seed):
+    if not views:
+        return ""
+    config = json.dumps(keras.saving.serialize_keras_object(augmentation), sort_keys=True)
+    return f"|views={views}|seed={seed}|{config}"
+
+
+def _check_views(views, augmentation, seed):
+    if views is None:
+        if augmentation is not None:
+            raise ValueError(
+                "`augmentation` labels augmented views: pass `views=K` (how many views "
+                "of each example the teacher labels) as well."
+            )
+        return
+    if isinstance(views, bool) or not isinstance(views, numbers.Integral) or views < 1:
+        raise ValueError(f"`views` must be a positive integer. Received: views={views!r}")
+    if not isinstance(augmentation, ViewAugmentation):
+        raise TypeError(
+            "`views` needs `augmentation`, a keras_distill.augment.ViewAugmentation "
+            "(e.g. RandomShift) whose views are reproducible from a seed. Received: "
+            f"augmentation={augmentation!r}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+
+
+def view_seeds(num_samples, views, seed):
+    """The int32 seed of view `k` of example `i`, shape `(num_samples, views)`.
+
+    Derived from `(seed, k)` and the example's position only, so the same
+    views come back in every process.
+    """
+    columns = [
+        np.random.default_rng([seed, k]).integers(0, 2**31 - 1, size=num_samples)
+        for k in range(views)
+    ]
+    return np.stack(columns, axis=1).astype("int32")
+
+
+def _label_views(model, x, views, augmentation, seed, batch_size, verbose):
+    """The teacher outputs of every view, stacked on axis 1: `(samples, views, ...)`."""
+    num_samples = np.shape(keras.tree.flatten(x)[0])[0]
+    seeds = view_seeds(num_samples, views, seed)
+    per_view = []
+    for k in range(views):
+        parts = []
+        for start in range(0, num_samples, batch_size):
+            batch = keras.tree.map_structure(lambda a: a[start : start + batch_size], x)
+            parts.append(
+                keras.tree.map_structure(
+                    keras.ops.convert_to_numpy,
+                    augmentation(batch, seeds[start : start + batch_size, k]),
+                )
+            )
+        augmented = keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
+        per_view.append(model.predict(augmented, batch_size=batch_size, verbose=verbose))
+    return keras.tree.map_structure(lambda *a: np.stack(a, axis=1), *per_view)

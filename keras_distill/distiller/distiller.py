@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_distill import losses as losses_lib
 from keras_distill.augment.batch_mix import BatchMix
+from keras_distill.augment.view_augmentation import ViewAugmentation
 from keras_distill.api_export import register
 from keras_distill.losses.adapters import FunctionLoss
 from keras_distill.distiller import validation
@@ -269,6 +270,7 @@ class Distiller(keras.Model):
         mixed once, the teacher labels it, and the student runs on it; the
         result is a dict that `compute_loss` and `compute_metrics` read.
         """
+        seeds = packed_inputs.view_seeds(inputs)
         inputs, cached = packed_inputs.unpack(inputs)
         if not (training and self._in_train_step):
             return self.student(inputs, training=training)
@@ -279,6 +281,8 @@ class Distiller(keras.Model):
             if self.mix is not None:
                 inputs, shares, partners = self.mix(inputs, self._seed_generator)
             teacher_logits = self.teacher_logits(inputs)
+        elif seeds is not None:
+            inputs, teacher_logits = self._cached_view(inputs, cached, seeds)
         else:
             self._check_no_augmentation_with_cache()
             augmentation.warn_if_augmented(self.student)
@@ -294,9 +298,36 @@ class Distiller(keras.Model):
         return outputs
 
     def _augment(self, inputs):
+        if isinstance(self.augmentation, ViewAugmentation):
+            batch = ops.shape(keras.tree.flatten(inputs)[0])[0]
+            seeds = keras.random.randint(
+                (batch,), 0, 2**31 - 1, seed=self._seed_generator, dtype="int32"
+            )
+            return self.augmentation(inputs, seeds)
         if isinstance(self.augmentation, keras.layers.Layer):
             return self.augmentation(inputs, training=True)
         return self.augmentation(inputs)
+
+    def _cached_view(self, inputs, cached, seeds):
+        """Picks one cached view per sample, rebuilds it, and returns it with its logits."""
+        if not isinstance(self.augmentation, ViewAugmentation) or self.mix is not None:
+            raise ValueError(
+                "`x` carries a TeacherCache of augmented views: build the Distiller with "
+                "the cache's augmentation (`augmentation=cache.augmentation`, a "
+                "ViewAugmentation) and without `mix`, so the student sees the very view "
+                f"each cached logit belongs to. Received augmentation={self.augmentation!r}, "
+                f"mix={self.mix!r}."
+            )
+        all_logits = packed_inputs.cached_teacher_logits(cached, self.teacher, self.student)
+        views = seeds.shape[-1]
+        batch = ops.shape(seeds)[0]
+        chosen = keras.random.randint((batch,), 0, views, seed=self._seed_generator)
+        pick = ops.one_hot(chosen, views, dtype="float32")
+        pick = ops.reshape(pick, (-1, views) + (1,) * (len(all_logits.shape) - 2))
+        logits = ops.sum(all_logits * pick, axis=1)
+        seed = ops.sum(ops.cast(seeds, "int32") * ops.cast(ops.one_hot(chosen, views), "int32"),
+                       axis=1)
+        return self.augmentation(inputs, seed), logits
 
     def _check_no_augmentation_with_cache(self):
         if self.augmentation is not None or self.mix is not None:

@@ -1,0 +1,127 @@
+"""TeacherCache over augmented views, regenerated from seeds in the Distiller's step."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_distill as kd
+from keras_distill.augment import RandomShift
+from keras_distill.cache.teacher_cache import view_seeds
+from tests import testing
+
+
+def _shift64(image, dy, dx):
+    out = np.zeros_like(image)
+    h, w = image.shape[:2]
+    for r in range(h):
+        for c in range(w):
+            if 0 <= r - dy < h and 0 <= c - dx < w:
+                out[r, c] = image[r - dy, c - dx]
+    return out
+
+
+def test_random_shift_is_a_zero_filled_shift_chosen_by_the_seed():
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 5, 6, 2)).astype("float32")
+    seeds = rng.integers(0, 2**31 - 1, size=40).astype("int32")
+    shifted = np.asarray(RandomShift(2)(images, seeds))
+    found = set()
+    for image, out in zip(images, shifted):
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if np.array_equal(_shift64(image, dy, dx), out)]
+        assert matches, "not a shift of at most 2 pixels"
+        found.add(matches[0])
+    assert len(found) > 10  # the seeds spread over the 25 shifts
+    # Pure function of (input, seed); flattened images with image_shape agree.
+    np.testing.assert_array_equal(np.asarray(RandomShift(2)(images, seeds)), shifted)
+    flat = np.asarray(RandomShift(2, image_shape=(5, 6, 2))(images.reshape(40, -1), seeds))
+    np.testing.assert_array_equal(flat.reshape(shifted.shape), shifted)
+
+
+def test_random_shift_rejects_non_images():
+    with pytest.raises(ValueError, match="image_shape"):
+        RandomShift(1)(np.zeros((2, 5), "float32"), np.zeros(2, "int32"))
+    with pytest.raises(ValueError, match="max_shift"):
+        RandomShift(0)
+
+
+def _pair(seed=0):
+    keras.utils.set_random_seed(seed)
+    teacher = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+    )
+    student = keras.models.clone_model(teacher)
+    student.set_weights(teacher.get_weights())
+    return teacher, student
+
+
+def test_cached_logits_belong_to_the_regenerated_view():
+    x, y = testing.digits(128)
+    teacher, student = _pair()
+    jitter = RandomShift(1, image_shape=(8, 8))
+    cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5)
+    logits = cache.dense_logits()
+    assert logits.shape == (128, 3, 10)
+    seeds = view_seeds(128, 3, 5)
+    for k in range(3):
+        want = np.asarray(teacher(np.asarray(jitter(x, seeds[:, k]))))
+        np.testing.assert_allclose(logits[:, k], want, rtol=1e-5, atol=1e-5)
+    # A student equal to the teacher has zero loss iff it sees each cached view.
+    distiller = kd.Distiller(teacher, student, augmentation=jitter, seed=1)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
+    history = distiller.fit(cache.inputs(x), y, batch_size=32, epochs=2, verbose=0)
+    assert max(history.history["distillation_loss"]) < 1e-6
+    # Control: another augmentation rebuilds other views, and the loss shows it.
+    other = kd.Distiller(teacher, student, augmentation=RandomShift(3, image_shape=(8, 8)))
+    other.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
+    history = other.fit(cache.inputs(x), y, batch_size=32, epochs=1, verbose=0)
+    assert history.history["distillation_loss"][0] > 1e-3
+
+
+def test_views_round_trip_on_disk_and_the_fingerprint_covers_them(tmp_path):
+    x, _ = testing.digits(64)
+    teacher, _ = _pair()
+    jitter = RandomShift(1, image_shape=(8, 8))
+    path = str(tmp_path / "views.npz")
+    cache = kd.TeacherCache.compute(teacher, x, views=2, augmentation=jitter, seed=3, path=path,
+                                    top_k=4)
+    loaded = kd.TeacherCache.load(path, teacher=teacher, x=x)
+    assert loaded.views == 2 and loaded.augmentation.get_config() == jitter.get_config()
+    np.testing.assert_array_equal(loaded.dense_logits(), cache.dense_logits())
+    assert loaded.dense_logits().shape == (64, 2, 10)
+    packed = loaded.inputs(x)
+    np.testing.assert_array_equal(packed["keras_distill_view_seeds"], view_seeds(64, 2, 3))
+    # Other views, seed or augmentation: recomputed, never reused.
+    for kwargs in (dict(views=3, seed=3, augmentation=jitter),
+                   dict(views=2, seed=4, augmentation=jitter),
+                   dict(views=2, seed=3, augmentation=RandomShift(2, image_shape=(8, 8)))):
+        with pytest.warns(UserWarning, match="Recomputing"):
+            other = kd.TeacherCache.compute(teacher, x, path=path, top_k=4, **kwargs)
+        assert other.fingerprint != cache.fingerprint
+
+
+def test_view_arguments_are_checked():
+    x, y = testing.digits(32)
+    teacher, student = _pair()
+    with pytest.raises(ValueError, match="pass `views=K`"):
+        kd.TeacherCache.compute(teacher, x, augmentation=RandomShift(1, image_shape=(8, 8)))
+    with pytest.raises(TypeError, match="ViewAugmentation"):
+        kd.TeacherCache.compute(teacher, x, views=2, augmentation=keras.layers.RandomFlip())
+    with pytest.raises(ValueError, match="`views` must be a positive integer"):
+        kd.TeacherCache.compute(teacher, x, views=0, augmentation=RandomShift(1, (8, 8)))
+    cache = kd.TeacherCache.compute(teacher, x, views=2, augmentation=RandomShift(1, (8, 8)))
+    plain = kd.Distiller(teacher, student)
+    plain.compile(alpha=0.0)
+    with pytest.raises(ValueError, match="augmentation=cache.augmentation"):
+        plain.fit(cache.inputs(x), y, epochs=1, verbose=0)
+
+
+def test_view_augmentation_online_draws_new_views_each_step():
+    x, y = testing.digits(64)
+    teacher, student = _pair()
+    # Online, the same augmentation gets fresh seeds: teacher and student
+    # still see the same view (zero loss for a student equal to the teacher).
+    distiller = kd.Distiller(teacher, student, augmentation=RandomShift(1, (8, 8)), seed=2)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
+    history = distiller.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    assert max(history.history["distillation_loss"]) < 1e-6
