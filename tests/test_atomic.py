@@ -1,10 +1,11 @@
 """Atomic writes: rename into place, never a partial or clobbered target."""
 
 import os
+import stat
 
 import pytest
 
-from keras_distill.export import atomic
+from keras_distill.core import atomic_files as atomic
 
 
 def test_success_renames_into_place_and_cleans_up(tmp_path):
@@ -66,3 +67,39 @@ def test_writing_nothing_is_an_error(tmp_path):
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         atomic.check_target(tmp_path / "missing" / "a.bin", overwrite=False)
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_atomic_files_get_the_mode_of_a_plain_open(tmp_path, umask_022):
+    # Regression: staged files kept mkstemp's 0600.
+    atomic.write_file(str(tmp_path / "a.txt"), lambda p: open(p, "w").close())
+    assert _mode(tmp_path / "a.txt") == 0o644
+    os.umask(0o077)
+    atomic.write_file(str(tmp_path / "b.txt"), lambda p: open(p, "w").close())
+    assert _mode(tmp_path / "b.txt") == 0o600
+
+
+def test_cache_and_report_files_are_0644(tmp_path, umask_022):
+    import keras_distill as kd
+    from tests import testing
+
+    x, y = testing.digits(64)
+    teacher = testing.mlp(inputs=64, outputs=10, name="teacher")
+    kd.TeacherCache.compute(teacher, x, path=str(tmp_path / "cache.npz"))
+    assert _mode(tmp_path / "cache.npz") == 0o644
+    student = testing.mlp(inputs=64, hidden=8, outputs=10, name="student")
+    report = kd.DistillationReport(teacher, student, x, y, latency_samples=2,
+                                   histories={"d": {"loss": [1.0, 0.5]}})
+    paths = report.save(tmp_path / "report")
+    for path in paths.values():
+        assert _mode(path) == 0o644, path

@@ -163,3 +163,31 @@ def test_per_class_results_and_disagreement_picture(trained, tmp_path):
     # Flat inputs without an image shape: no picture, the tables remain.
     plain = DistillationReport(teacher, student, x, y, latency_samples=3)
     assert "disagreements" not in plain.save(tmp_path / "plain")
+
+
+def test_accuracy_panel_plots_any_accuracy_metric(trained, tmp_path, recwarn):
+    # Regression: only a key named exactly `accuracy` was plotted, and
+    # matplotlib warned "No artists with labels" for the empty panel.
+    from keras_distill.report import plots
+
+    teacher, student, x, y = trained
+    history = {"loss": [1.0, 0.5], "sparse_categorical_accuracy": [0.5, 0.8],
+               "val_sparse_categorical_accuracy": [0.4, 0.7]}
+    assert plots.accuracy_keys(history) == ["sparse_categorical_accuracy"]
+    plt = plots.import_pyplot()
+    drawn = []
+    original = plt.Axes.plot
+
+    def record(axis, *args, label=None, **kwargs):
+        drawn.append(label)
+        return original(axis, *args, label=label, **kwargs)
+
+    plt.Axes.plot = record
+    try:
+        DistillationReport(teacher, student, x, y, latency_samples=2,
+                           histories={"run": history, "no metrics": {"loss": [1.0]}}
+                           ).save(tmp_path)
+    finally:
+        plt.Axes.plot = original
+    assert "sparse_categorical_accuracy" in drawn and "val_sparse_categorical_accuracy" in drawn
+    assert not [w for w in recwarn if "No artists" in str(w.message)]

@@ -1,9 +1,8 @@
 """Reading and atomically writing teacher-cache `.npz` files."""
 
-import os
-import tempfile
-
 import numpy as np
+
+from keras_distill.core import atomic_files
 
 
 def write(path, arrays):
@@ -13,19 +12,12 @@ def write(path, arrays):
     then renamed over `path`: readers see the old file or the complete new
     one, and a failure leaves no partial file behind.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    handle = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        os.unlink(handle.name)
-        raise
+
+    def save(staged):
+        with open(staged, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_files.write_file(path, save)
 
 
 def read(path):

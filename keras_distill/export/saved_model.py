@@ -1,6 +1,6 @@
 """Exporting a student as a TensorFlow SavedModel."""
 
-from keras_distill.export import atomic
+from keras_distill.core import atomic_files as atomic
 from keras_distill.export import signature
 from keras_distill.export import verification
 

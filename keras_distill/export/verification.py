@@ -5,7 +5,7 @@ import time
 import keras
 import numpy as np
 
-from keras_distill.export import atomic
+from keras_distill.core import atomic_files as atomic
 from keras_distill.export import runtimes
 from keras_distill.export import sample_data
 from keras_distill.export import signature

@@ -4,10 +4,9 @@ matplotlib is imported only here, lazily, with the non-interactive Agg
 backend; without it the report is written without plots.
 """
 
-import os
-import tempfile
-
 import numpy as np
+
+from keras_distill.core import atomic_files
 
 PLOT_FILES = {
     "training_curves": "training_curves.png",
@@ -37,16 +36,10 @@ def _save(figure, path):
     """Saves `figure` beside `path`, then renames it into place."""
     import matplotlib.pyplot as plt
 
-    handle, staged = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".png", dir=os.path.dirname(path)
-    )
-    os.close(handle)
     try:
-        figure.savefig(staged, dpi=110, bbox_inches="tight")
-        os.replace(staged, path)
-    except BaseException:
-        os.unlink(staged)
-        raise
+        atomic_files.write_file(
+            path, lambda staged: figure.savefig(staged, dpi=110, bbox_inches="tight", format="png")
+        )
     finally:
         plt.close(figure)
 
@@ -62,23 +55,37 @@ def _shade_phases(axis, phases):
                   va="top", transform=axis.get_xaxis_transform())
 
 
+def accuracy_keys(history):
+    """The logged accuracy metrics of a history (`accuracy`, `sparse_categorical_accuracy`, ...)."""
+    return [key for key in history if "accuracy" in key and not key.startswith("val_")]
+
+
 def training_curves(plt, histories, path):
-    """One column per training run: loss on top, accuracy below, by epoch."""
+    """One column per training run: loss on top, accuracy metrics below, by epoch."""
     names = list(histories)
     figure, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6), squeeze=False)
     for column, name in enumerate(names):
         history = histories[name]
-        for row, metric in enumerate(("loss", "accuracy")):
+        for row, (label, metrics) in enumerate(
+            (("loss", ["loss"]), ("accuracy", accuracy_keys(history)))
+        ):
             axis = axes[row, column]
-            for key in (metric, f"val_{metric}"):
-                if key in history:
-                    values = history[key]
-                    axis.plot(range(1, len(values) + 1), values, label=key, marker=".")
+            plotted = False
+            for metric in metrics:
+                for key in (metric, f"val_{metric}"):
+                    if key in history:
+                        values = history[key]
+                        axis.plot(range(1, len(values) + 1), values, label=key, marker=".")
+                        plotted = True
             if "phase" in history and len(set(history["phase"])) > 1:
                 _shade_phases(axis, history["phase"])
             axis.set_xlabel("epoch")
-            axis.set_ylabel(metric)
-            axis.legend(fontsize=7)
+            axis.set_ylabel(label)
+            if plotted:
+                axis.legend(fontsize=7)
+            else:
+                axis.text(0.5, 0.5, f"no {label} metric logged", ha="center", va="center",
+                          transform=axis.transAxes, fontsize=8, color="0.4")
         axes[0, column].set_title(name)
     figure.tight_layout()
     _save(figure, path)

@@ -2,7 +2,8 @@
 
 import json
 import os
-import tempfile
+
+from keras_distill.core import atomic_files
 
 MODEL_LABELS = {
     "teacher": "teacher",
@@ -13,16 +14,12 @@ MODEL_LABELS = {
 
 def write_text(path, text):
     """Writes `text` beside `path`, then renames it into place."""
-    handle, staged = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path)
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
+
+    def write(staged):
+        with open(staged, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(staged, path)
-    except BaseException:
-        os.unlink(staged)
-        raise
+
+    atomic_files.write_file(path, write)
 
 
 def to_json(results):

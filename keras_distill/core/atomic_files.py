@@ -1,13 +1,47 @@
-"""Writing an artifact beside its target, then renaming it into place.
+"""Writing a file or an artifact beside its target, then renaming it into place.
 
-A converter that fails, a verification that fails, or an interrupt leaves the
-target path exactly as it was: absent, or holding the previous artifact.
+The one way keras_distill writes files (caches, reports, plots, exports): a
+writer that fails, a verification that fails, or an interrupt leaves the
+target path exactly as it was, absent or holding the previous file. Staged
+files end with the mode a plain `open(path, "w")` would give (0666 less the
+umask), not the 0600 of a temporary file.
 """
 
 import contextlib
 import os
 import shutil
 import tempfile
+
+
+def default_file_mode():
+    """The mode `open(path, "w")` gives a new file: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_file(path, write):
+    """Writes a file atomically: `write(staged_path)`, fsync, then rename over `path`.
+
+    Args:
+        path: The target file.
+        write: A function that writes the whole file at the path it is given.
+    """
+    path = os.path.abspath(os.fspath(path))
+    handle, staged = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path)
+    )
+    os.close(handle)
+    try:
+        write(staged)
+        os.chmod(staged, default_file_mode())
+        with open(staged, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(staged, path)
+    except BaseException:
+        if os.path.lexists(staged):
+            os.unlink(staged)
+        raise
 
 
 def check_target(path, overwrite):
