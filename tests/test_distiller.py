@@ -64,7 +64,9 @@ def test_teacher_weights_are_bit_identical_after_fit():
     x, y = testing.synthetic()
     distiller = _compiled(teacher=teacher)
     distiller.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    assert not teacher.trainable
+    # Regression: the Distiller used to set the caller's teacher to
+    # trainable=False for good; it now leaves the flag alone.
+    assert teacher.trainable and all(layer.trainable for layer in teacher.layers)
     for a, b in zip(before, teacher.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert all(not any(w is t for t in teacher.weights) for w in distiller.trainable_weights)
@@ -215,3 +217,19 @@ def test_keras_distillation_losses_and_keras_losses_are_accepted():
         logged[name] = distiller.fit(x, y, batch_size=32, verbose=0).history["distillation_loss"][0]
     assert logged["keras_io"] == pytest.approx(logged["ours"], rel=1e-4)
     assert logged["builtin"] == pytest.approx(logged["ours"], rel=1e-4)
+
+
+def test_teacher_saved_after_distillation_trains_again(tmp_path):
+    teacher = testing.mlp(name="teacher")
+    teacher.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller = _compiled(teacher=teacher)
+    x, y = testing.synthetic()
+    distiller.fit(x, y, epochs=1, verbose=0)
+    teacher.save(tmp_path / "teacher.keras")
+    reloaded = keras.models.load_model(tmp_path / "teacher.keras")
+    assert len(reloaded.trainable_weights) == len(teacher.weights)
+    before = [w.copy() for w in reloaded.get_weights()]
+    reloaded.fit(x, y, epochs=1, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, reloaded.get_weights()))
+    summary = [v.path for v in distiller.non_trainable_weights]
+    assert all(v.path in summary for v in teacher.weights)

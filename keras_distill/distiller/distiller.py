@@ -64,7 +64,9 @@ class Distiller(keras.Model):
     probabilities clipped away from 0 and 1 (never NaN or inf).
 
     Args:
-        teacher: A built `keras.Model`. It is frozen (`trainable=False`).
+        teacher: A built `keras.Model`. It never trains: its variables are
+            the Distiller's non-trainable state, and it runs with
+            `training=False`. Its own `trainable` flags are left as they are.
         student: A built `keras.Model` whose output has the teacher's shape.
         teacher_activation: What the teacher outputs: `"auto"` (inspect its
             last layer), `None`/`"linear"` (logits, or regression values),
@@ -144,7 +146,6 @@ class Distiller(keras.Model):
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
         self._in_train_step = False
-        self.teacher.trainable = False
         self.teacher_activation = teacher_activation
         self.student_activation = student_activation
         self._teacher_output_activation = resolve_output_activation(
@@ -166,6 +167,36 @@ class Distiller(keras.Model):
         self.distillation_loss_fn = None
         self._distiller_compile_config = None
         self.built = True
+
+    # The teacher stays out of training without its `trainable` flag being
+    # touched: the user's teacher keeps its own flags, and saving or
+    # fine-tuning it later behaves as before the Distiller existed.
+    def _teacher_variable_ids(self):
+        return {id(v) for v in self.teacher.variables}
+
+    @property
+    def trainable_weights(self):
+        teacher = self._teacher_variable_ids()
+        return [v for v in super().trainable_weights if id(v) not in teacher]
+
+    @property
+    def trainable_variables(self):
+        teacher = self._teacher_variable_ids()
+        return [v for v in super().trainable_variables if id(v) not in teacher]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return super().non_trainable_weights
+        teacher = self._teacher_variable_ids()
+        return [v for v in self.weights if not v.trainable or id(v) in teacher]
+
+    @property
+    def non_trainable_variables(self):
+        if not self.trainable:
+            return super().non_trainable_variables
+        teacher = self._teacher_variable_ids()
+        return [v for v in self.variables if not v.trainable or id(v) in teacher]
 
     @property
     def alpha(self):
