@@ -5,7 +5,7 @@ initialisation trained alone and with each method, all on the demo's data
 split; test errors, and seconds per epoch of each method's training.
 
     python benchmarks/methods.py --dataset digits --seeds 0 1 2
-    python benchmarks/methods.py --dataset mnist --data mnist.npz --seeds 0 1 2 --epochs 30
+    python benchmarks/methods.py --dataset mnist --data mnist.npz --teacher cnn --seeds 0 1 2
 
 Methods:
     alone         the student on the labels alone
@@ -124,7 +124,9 @@ def _view_augmentation(dataset, recipe):
 
 
 def run_seed(args, seed):
-    recipe = presets.recipe(args.dataset, "full" if args.dataset == "mnist" else "quick")
+    recipe = presets.recipe(
+        args.dataset, "full" if args.dataset == "mnist" else "quick", teacher=args.teacher
+    )
     dataset = data_lib.load(args.dataset, args.data)
     keras.utils.set_random_seed(seed)
     teacher, _ = pipeline.train_teacher(dataset, recipe, seed, verbose=0)
@@ -184,6 +186,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=presets.DATASETS, default="digits")
     parser.add_argument("--data", help="mnist.npz for --dataset mnist")
+    parser.add_argument("--teacher", choices=presets.TEACHERS, default="mlp",
+                        help="the demo's teacher (cnn: MNIST only)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--epochs", type=int, default=None,

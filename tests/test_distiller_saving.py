@@ -74,3 +74,32 @@ def test_saved_student_contains_no_teacher_weights(tmp_path):
     assert sum(int(np.prod(s)) for s in shapes) < teacher_sizes
     reloaded = keras.models.load_model(path)
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), distiller.predict(x, verbose=0))
+
+
+def test_saved_distiller_leaves_out_the_sub_models_own_optimizers(tmp_path):
+    # Regression: a compiled teacher's Adam state was written into the
+    # Distiller's file, and loading warned about optimizer variables.
+    import warnings
+
+    x, y = testing.digits(128)
+    teacher = testing.mlp(64, 128, 10, name="teacher")
+    teacher.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(x, y, epochs=1, verbose=0)
+    distiller = kd.Distiller(teacher, testing.mlp(64, 8, 10, name="student"))
+    distiller.compile(student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "distiller.keras"
+    distiller.save(path)
+    assert teacher.optimizer is not None  # the caller's teacher keeps its optimizer
+    with zipfile.ZipFile(path) as archive:
+        archive.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        groups = []
+        f.visit(groups.append)
+    assert "optimizer/vars" in groups  # the Distiller's own optimizer
+    assert not [g for g in groups if g.startswith("layers/") and "optimizer" in g]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        restored = keras.models.load_model(path)
+    assert not [w for w in caught if "optimizer" in str(w.message)]
+    restored.fit(x, y, epochs=1, verbose=0)

@@ -1,5 +1,6 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
+import contextlib
 import warnings
 
 import keras
@@ -519,11 +520,40 @@ class Distiller(keras.Model):
                 "temperature=...)` before `fit` or `evaluate`."
             )
 
+    def save(self, filepath, *args, **kwargs):
+        """Saves the Distiller (`.keras`), without the teacher's or student's own optimizers.
+
+        A teacher or student compiled on its own carries an optimizer whose
+        state the Distiller never uses (its own optimizer trains the
+        student); it is left out of the file and stays on the models.
+        """
+        with self._without_submodel_optimizers():
+            return super().save(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """Saves the Distiller's weights, without the teacher's or student's own optimizers."""
+        with self._without_submodel_optimizers():
+            return super().save_weights(filepath, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _without_submodel_optimizers(self):
+        detached = []
+        for model in (self.teacher, self.student):
+            optimizer = getattr(model, "optimizer", None)
+            if optimizer is not None:
+                detached.append((model, optimizer))
+                model.optimizer = None
+        try:
+            yield
+        finally:
+            for model, optimizer in detached:
+                model.optimizer = optimizer
+
     def get_config(self):
         config = super().get_config()
         config.update(
-            teacher=keras.saving.serialize_keras_object(self.teacher),
-            student=keras.saving.serialize_keras_object(self.student),
+            teacher=_without_compile_config(keras.saving.serialize_keras_object(self.teacher)),
+            student=_without_compile_config(keras.saving.serialize_keras_object(self.student)),
             teacher_activation=self.teacher_activation,
             student_activation=self.student_activation,
             augmentation=keras.saving.serialize_keras_object(self.augmentation),
@@ -580,3 +610,16 @@ def _student_outputs(y_pred):
     if isinstance(y_pred, dict) and _STUDENT in y_pred:
         return y_pred[_STUDENT]
     return y_pred
+
+
+def _without_compile_config(config):
+    """A sub-model's config without its own `compile()` settings.
+
+    The Distiller's optimizer trains the student; an optimizer the teacher or
+    student was compiled with on its own is neither saved (see `save`) nor
+    rebuilt when the Distiller is loaded.
+    """
+    if isinstance(config, dict):
+        config = dict(config)
+        config.pop("compile_config", None)
+    return config
