@@ -9,7 +9,10 @@ split; test errors, and seconds per epoch of each method's training.
 
 Methods:
     alone         the student on the labels alone
+    alone_long    the same, as many epochs as consistent teaching (control:
+                  is it just the longer schedule?)
     kd            Hinton KD from cached logits of the un-augmented inputs
+    kd_long       the same, as many epochs as consistent teaching (control)
     kd_std        KD with logit standardization (Sun et al. 2024), cached
     dkd           decoupled KD (Zhao et al. 2022), cached
     dist          DIST (Huang et al. 2022), cached
@@ -41,13 +44,14 @@ from keras_distill.demo import models
 from keras_distill.demo import pipeline
 from keras_distill.demo import presets
 
-METHODS = ("alone", "kd", "kd_std", "dkd", "dist", "consistent", "views")
+METHODS = ("alone", "alone_long", "kd", "kd_long", "kd_std", "dkd", "dist", "consistent", "views")
 VIEWS = 8
 
 
 def _loss(method):
     return {
         "kd": kd.losses.KDLoss(),
+        "kd_long": kd.losses.KDLoss(),
         "kd_std": kd.losses.KDLoss(standardize=True),
         "dkd": kd.losses.DKDLoss(alpha=1.0, beta=8.0),
         "dist": kd.losses.DISTLoss(),
@@ -58,6 +62,9 @@ def _loss(method):
 
 def _settings(method, recipe, epochs, consistent_epochs=None):
     """(alpha, temperature, batch size, epochs) of each method."""
+    if method == "kd_long":
+        return (recipe.alpha, recipe.temperature, recipe.batch_size,
+                consistent_epochs or recipe.consistent_epochs)
     if method in ("consistent", "views"):
         return (recipe.consistent_alpha, recipe.consistent_temperature,
                 recipe.consistent_batch_size, consistent_epochs or recipe.consistent_epochs)
@@ -76,13 +83,13 @@ def train(method, teacher, init_weights, dataset, recipe, cache, epochs, seed,
     student = models.student(dataset.x_train.shape[1], dataset.num_classes, recipe)
     student.set_weights(init_weights)
     start = time.perf_counter()
-    if method == "alone":
-        steps = pipeline.steps(len(dataset.x_train), recipe.batch_size, epochs)
+    if method in ("alone", "alone_long"):
+        ran = epochs if method == "alone" else consistent_epochs or recipe.consistent_epochs
+        steps = pipeline.steps(len(dataset.x_train), recipe.batch_size, ran)
         student.compile(models.optimizer(recipe.learning_rate, steps), models.classifier_loss(),
                         metrics=["accuracy"])
         student.fit(dataset.x_train, dataset.y_train, batch_size=recipe.batch_size,
-                    epochs=epochs, verbose=0)
-        ran = epochs
+                    epochs=ran, verbose=0)
     else:
         alpha, temperature, batch_size, ran = _settings(method, recipe, epochs, consistent_epochs)
         consistent = method == "consistent"
@@ -204,6 +211,8 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             f.write(f"Command: `python benchmarks/methods.py {' '.join(sys.argv[1:])}`\n\n")
+            f.write(f"Machine: {os.cpu_count()} CPU cores; Keras backend "
+                    f"{keras.backend.backend()}.\n\n")
             f.write(text + "\n\n```json\n" + json.dumps(all_results, indent=1) + "\n```\n")
 
 
