@@ -32,6 +32,6 @@ setup(
         "examples": EXAMPLES,
         "jax": JAX,
         "demo": EXAMPLES + EXPORT + PLOT,
-        "test": ["pytest>=7", "tensorboard>=2.18"] + EXAMPLES + EXPORT + PLOT + TFMOT + JAX,
+        "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"] + EXAMPLES + EXPORT + PLOT + TFMOT + JAX,
     },
 )

@@ -22,3 +22,25 @@ from keras_distill.report import DistillationReport
 from keras_distill.transfer import TransferResult
 from keras_distill.transfer import transfer_weights
 from keras_distill.version import __version__
+
+__all__ = [
+    "augment",
+    "callbacks",
+    "export",
+    "losses",
+    "optimize",
+    "report",
+    "schedules",
+    "TeacherCache",
+    "Phase",
+    "Distiller",
+    "ExportResult",
+    "ExportVerificationError",
+    "export_onnx",
+    "export_saved_model",
+    "export_tflite",
+    "DistillationReport",
+    "TransferResult",
+    "transfer_weights",
+    "__version__",
+]

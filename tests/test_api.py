@@ -1,6 +1,7 @@
 """The public API exists and every public class is registered for serialization."""
 
 import inspect
+
 import keras
 import pytest
 

@@ -241,7 +241,9 @@ def test_jittered_dataset_covers_every_sample_once_per_epoch_with_new_shifts():
         assert sorted(labels) == list(range(40))
         # Each centre pixel moved by at most one pixel, never off the 3x3 image.
         np.testing.assert_array_equal(images.sum(axis=1), labels + 1.0)
-    positions = lambda images, labels: images[np.argsort(labels)].argmax(axis=1)
+    def positions(images, labels):
+        return images[np.argsort(labels)].argmax(axis=1)
+
     # Every one of the 9 positions occurs; a new epoch draws new shifts and a new order.
     assert len(set(positions(first_x, first_y))) == 9
     assert not np.array_equal(positions(first_x, first_y), positions(second_x, second_y))

@@ -1,3 +1,7 @@
 """Offline distillation: the teacher's outputs computed once and fed to `fit`."""
 
 from keras_distill.cache.teacher_cache import TeacherCache
+
+__all__ = [
+    "TeacherCache",
+]

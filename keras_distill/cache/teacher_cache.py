@@ -470,7 +470,8 @@ def _label_views(model, x, views, augmentation, seed, batch_size, verbose):
     for k in range(views):
         parts = []
         for start in range(0, num_samples, batch_size):
-            batch = keras.tree.map_structure(lambda a: a[start : start + batch_size], x)
+            rows = slice(start, start + batch_size)
+            batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
             parts.append(
                 keras.tree.map_structure(
                     keras.ops.convert_to_numpy,

@@ -7,3 +7,13 @@ from keras_distill.callbacks.phase import Phase
 from keras_distill.callbacks.phase_learning_rate import PhaseLearningRate
 from keras_distill.callbacks.phase_scheduler import PhaseScheduler
 from keras_distill.callbacks.temperature_scheduler import TemperatureScheduler
+
+__all__ = [
+    "AlphaScheduler",
+    "DistillerCallback",
+    "FineTuning",
+    "Phase",
+    "PhaseLearningRate",
+    "PhaseScheduler",
+    "TemperatureScheduler",
+]

@@ -2,3 +2,8 @@
 
 from keras_distill.demo.data import DataError
 from keras_distill.demo.pipeline import run
+
+__all__ = [
+    "DataError",
+    "run",
+]

@@ -1,7 +1,7 @@
 """Exporting a student as an ONNX model with tf2onnx."""
 
-from keras_distill.core.native_output import quiet_native_output
 from keras_distill.core import atomic_files as atomic
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import signature
 from keras_distill.export import verification
 from keras_distill.export.dependencies import import_optional

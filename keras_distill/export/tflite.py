@@ -3,8 +3,8 @@
 import tempfile
 import warnings
 
-from keras_distill.core.native_output import quiet_native_output
 from keras_distill.core import atomic_files as atomic
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
 from keras_distill.export import signature

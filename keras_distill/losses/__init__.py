@@ -74,3 +74,20 @@ def get(identifier):
         "keras.losses.Loss, a keras.distillation.DistillationLoss or a callable. "
         f"Received: {identifier!r} of type {type(identifier).__name__}."
     )
+
+__all__ = [
+    "DISTLoss",
+    "dist_loss",
+    "DistillationLoss",
+    "DKDLoss",
+    "dkd_loss",
+    "KDLoss",
+    "kd_loss",
+    "standardize_logits",
+    "LogitMSE",
+    "logit_mse",
+    "SoftTargetCrossEntropy",
+    "soft_target_cross_entropy",
+    "ALL_LOSSES",
+    "get",
+]

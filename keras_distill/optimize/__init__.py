@@ -9,3 +9,10 @@ from keras_distill.optimize.prune import prune_and_distill
 from keras_distill.optimize.qat_export import export_qat_tflite
 from keras_distill.optimize.quantize import quantization_aware_distill
 from keras_distill.optimize.sparsity import kernel_sparsity
+
+__all__ = [
+    "prune_and_distill",
+    "export_qat_tflite",
+    "quantization_aware_distill",
+    "kernel_sparsity",
+]

@@ -51,9 +51,7 @@ def _pruning_schedule(tfmot, schedule, target_sparsity, total_steps):
 
 
 def _check_prunable(model, student):
-    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import (
-        PruneRegistry,
-    )
+    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 
     unsupported = [
         student.get_layer(layer.name)

@@ -21,7 +21,7 @@ def _resolve_lazy_keras(tf):
     # Any attribute access makes a `KerasLazyLoader` choose its Keras now.
     for loader in (tf.keras, tf.compat.v1.keras, tf.compat.v2.keras):
         try:
-            loader.layers
+            loader.layers  # noqa: B018
         except AttributeError:
             # Keras 3 has no `tf.compat.v1.keras`; the loader still chose it.
             pass

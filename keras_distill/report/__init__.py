@@ -7,3 +7,13 @@ from keras_distill.report.metrics import confusion_matrix
 from keras_distill.report.metrics import expected_calibration_error
 from keras_distill.report.metrics import gap_closed
 from keras_distill.report.metrics import mean_kl
+
+__all__ = [
+    "metrics",
+    "DistillationReport",
+    "agreement",
+    "confusion_matrix",
+    "expected_calibration_error",
+    "gap_closed",
+    "mean_kl",
+]

@@ -285,7 +285,9 @@ class DistillationReport:
             )
         accuracy["distilled_student"] = metrics.per_class_accuracy(self.y_test, student_logits)
         counts, rates = metrics.per_class_disagreement(self.y_test, teacher_logits, student_logits)
-        as_list = lambda values: [None if np.isnan(v) else float(v) for v in values]
+        def as_list(values):
+            return [None if np.isnan(v) else float(v) for v in values]
+
         return {
             "classes": list(range(num_classes)),
             "accuracy": {name: as_list(values) for name, values in accuracy.items()},

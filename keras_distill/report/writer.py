@@ -68,7 +68,7 @@ def _distillation_lines(results):
     d = results["distillation"]
     gap = d["gap_closed"]
     lines = [
-        f"- Share of the teacher-student gap closed: "
+        "- Share of the teacher-student gap closed: "
         + ("n/a (the teacher is not better than the student alone)" if gap is None
            else f"{100 * gap:.1f}%"),
         f"- Teacher-student top-1 agreement: {100 * d['agreement']:.2f}%",

@@ -36,3 +36,13 @@ def get(identifier, argument="schedule"):
         f"callable step -> value. Received: {argument}={identifier!r} of type "
         f"{type(identifier).__name__}."
     )
+
+__all__ = [
+    "Constant",
+    "Cosine",
+    "Exponential",
+    "Linear",
+    "Piecewise",
+    "Schedule",
+    "Warmup",
+]

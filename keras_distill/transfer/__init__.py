@@ -2,3 +2,8 @@
 
 from keras_distill.transfer.transfer_weights import TransferResult
 from keras_distill.transfer.transfer_weights import transfer_weights
+
+__all__ = [
+    "TransferResult",
+    "transfer_weights",
+]
