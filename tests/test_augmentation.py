@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_distill as kd
-from keras_distill.cache import augmentation
+from keras_distill.core import cache_consistency as augmentation
 
 
 def _models(augment):

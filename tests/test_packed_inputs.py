@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import keras_distill as kd
-from keras_distill.cache import packed_inputs
+from keras_distill.core import packed_inputs
 
 CLASSES = 50
 

@@ -7,9 +7,9 @@ import tensorflow as tf
 
 import keras_distill as kd
 from keras_distill.cache import cache_file
-from keras_distill.cache import packed_inputs
 from keras_distill.cache import teacher_cache
 from keras_distill.cache.teacher_outputs import TeacherOutputs
+from keras_distill.core import packed_inputs
 from tests import testing
 
 CLASSES = 6

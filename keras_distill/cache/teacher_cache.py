@@ -11,13 +11,13 @@ import numpy as np
 
 from keras_distill.api_export import register
 from keras_distill.augment.view_augmentation import ViewAugmentation
-from keras_distill.cache import augmentation
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
-from keras_distill.cache import packed_inputs
 from keras_distill.cache.teacher_outputs import TeacherOutputs
-from keras_distill.distiller.output_logits import TeacherLogits
-from keras_distill.distiller.output_logits import resolve_output_activation
+from keras_distill.core import cache_consistency as augmentation
+from keras_distill.core import packed_inputs
+from keras_distill.core.output_logits import TeacherLogits
+from keras_distill.core.output_logits import resolve_output_activation
 
 
 @register

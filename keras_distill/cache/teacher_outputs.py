@@ -3,7 +3,7 @@
 import keras
 
 from keras_distill.api_export import register
-from keras_distill.cache import packed_inputs
+from keras_distill.core import packed_inputs
 
 
 @register

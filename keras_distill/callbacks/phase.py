@@ -1,7 +1,7 @@
 """One stage of a multi-stage distillation run, for `PhaseScheduler`."""
 
 from keras_distill.api_export import register
-from keras_distill.distiller import validation
+from keras_distill.core import argument_validation as validation
 from keras_distill.schedules.schedule import check_count
 from keras_distill.schedules.schedule import check_number
 

@@ -10,13 +10,13 @@ from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
 from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.augment.view_augmentation import ViewAugmentation
-from keras_distill.cache import augmentation
-from keras_distill.cache import packed_inputs
+from keras_distill.core import argument_validation as validation
+from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
-from keras_distill.distiller import validation
-from keras_distill.distiller.output_logits import TeacherLogits
-from keras_distill.distiller.output_logits import probabilities_to_logits
-from keras_distill.distiller.output_logits import resolve_output_activation
+from keras_distill.core import packed_inputs
+from keras_distill.core.output_logits import TeacherLogits
+from keras_distill.core.output_logits import probabilities_to_logits
+from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.losses.adapters import FunctionLoss
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")

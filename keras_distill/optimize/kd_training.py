@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_distill.cache import TeacherCache
-from keras_distill.distiller.output_logits import detect_output_activation
+from keras_distill.core.output_logits import detect_output_activation
 from keras_distill.losses.kd_loss import kd_loss
 
 # The Distiller's defaults, so the two ways of distilling agree.

@@ -5,8 +5,8 @@ import os
 import keras
 import numpy as np
 
-from keras_distill.distiller.output_logits import probabilities_to_logits
-from keras_distill.distiller.output_logits import resolve_output_activation
+from keras_distill.core.output_logits import probabilities_to_logits
+from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.report import latency
 from keras_distill.report import metrics
 from keras_distill.report import plots

@@ -1,0 +1,63 @@
+"""The package's import graph runs one way: no package imports one that imports it back."""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "keras_distill"
+
+
+def _package(module_path):
+    parts = module_path.relative_to(ROOT).with_suffix("").parts
+    return parts[0] if len(parts) > 1 else None  # top-level modules are no package
+
+
+def _imported_packages(path):
+    """keras_distill packages imported anywhere in a file, in-function imports included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "keras_distill" and len(parts) > 1 and (ROOT / parts[1]).is_dir():
+                found.add(parts[1])
+    return found
+
+
+def _graph():
+    graph = {}
+    for path in ROOT.rglob("*.py"):
+        package = _package(path)
+        if package is not None:
+            graph.setdefault(package, set()).update(_imported_packages(path) - {package})
+    return graph
+
+
+def test_no_import_cycle_between_packages():
+    graph = _graph()
+    state = {}
+
+    def visit(node, trail):
+        if state.get(node) == "done":
+            return
+        if state.get(node) == "open":
+            pytest.fail(f"import cycle: {' -> '.join(trail + [node])}")
+        state[node] = "open"
+        for child in sorted(graph.get(node, ())):
+            visit(child, trail + [node])
+        state[node] = "done"
+
+    for package in sorted(graph):
+        visit(package, [])
+
+
+def test_core_is_the_ground_floor():
+    graph = _graph()
+    assert graph["core"] == set(), graph["core"]
+    # The Distiller stands on core and the augmentations only.
+    assert graph["distiller"] <= {"core", "augment", "losses"}, graph["distiller"]
