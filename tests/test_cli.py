@@ -93,4 +93,7 @@ def test_runs_in_a_subprocess_and_never_clobbers(tmp_path, saved_cnn, capsys):
     assert done.returncode == 0, done.stderr
     assert "ExportResult(format='onnx'" in done.stdout
     assert cli.main(argv) == 2
-    assert "already exists" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    # The flag the user can type, not the Python keyword.
+    assert "already exists" in error and "pass --overwrite to replace it" in error
+    assert "overwrite=True" not in error

@@ -174,7 +174,10 @@ def test_cnn_teacher_on_digits_is_refused_before_any_work(tmp_path, capsys):
     args = ["demo", "--dataset", "digits", "--teacher", "cnn", "--out", str(tmp_path)]
     status = cli.main(args)
     assert status == 2
-    assert "`teacher='cnn'` needs 28x28 MNIST images" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    # The message names the flags the user typed, not Python keywords.
+    assert "--teacher cnn needs 28x28 MNIST images" in error
+    assert "use --teacher mlp with --dataset digits" in error
     assert not os.listdir(tmp_path)
 
 

@@ -33,3 +33,15 @@ def test_quickstart_snippet_runs():
         namespace["x_test"], namespace["y_test"], return_dict=True, verbose=0
     )
     assert results["accuracy"] > 0.5
+
+
+def test_cli_messages_name_flags_not_python_keywords():
+    from keras_distill.cli_flags import as_flags
+
+    assert as_flags("exists; pass `overwrite=True` to replace it.") == (
+        "exists; pass --overwrite to replace it."
+    )
+    assert as_flags("or pass `verify=False` to keep it") == "or pass --no-verify to keep it"
+    assert as_flags("use `teacher='mlp'` with `dataset='digits'`.") == (
+        "use --teacher mlp with --dataset digits."
+    )

@@ -263,3 +263,18 @@ def test_cached_fit_trains_the_student():
 def test_teacher_cache_is_exported_and_registered():
     assert kd.TeacherCache is teacher_cache.TeacherCache
     assert keras.saving.get_registered_object("keras_distill>TeacherCache") is kd.TeacherCache
+
+
+def test_top_k_larger_than_the_classes_is_refused_up_front():
+    # Regression: it failed deep inside Keras's call wrapper with a tensor dump.
+    x, _ = testing.synthetic()
+    teacher = testing.mlp(name="teacher")  # 4 classes
+    with pytest.raises(ValueError, match=r"`top_k` must be at most the teacher's number of classes \(4\)"):
+        kd.TeacherCache.compute(teacher, x, top_k=5)
+
+
+def test_repr_is_readable():
+    x, _ = testing.synthetic()
+    cache = kd.TeacherCache.compute(testing.mlp(name="teacher"), x, top_k=2)
+    assert repr(cache).startswith("TeacherCache(samples=64, classes=4, top_k=2, ")
+    assert "MiB" in repr(cache)

@@ -157,6 +157,7 @@ class TeacherCache:
         if isinstance(teacher, Distiller):
             teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
         _check_arguments(teacher, x, batch_size, top_k)
+        _check_top_k(teacher, top_k)
         _check_views(views, augmentation, seed)
         logits_fn = _logits_fn(teacher, teacher_activation)
         expected = fingerprint_lib.fingerprint(
@@ -359,6 +360,16 @@ class TeacherCache:
     def __len__(self):
         return keras.tree.flatten(self._outputs)[0].shape[0]
 
+    def __repr__(self):
+        parts = [f"samples={len(self)}", f"classes={self.num_classes}"]
+        if self.views:
+            parts.append(f"views={self.views}, augmentation={self.augmentation!r}")
+        parts.append(f"top_k={self.top_k}" if self.top_k else "dense")
+        parts.append(f"{self.nbytes / 2**20:.2f} MiB")
+        if self.path:
+            parts.append(f"path={self.path!r}")
+        return f"TeacherCache({', '.join(parts)})"
+
     def _check_data(self, x):
         lengths = {np.shape(array)[0] for array in keras.tree.flatten(x)}
         if lengths != {len(self)}:
@@ -406,6 +417,18 @@ def _check_arguments(teacher, x, batch_size, top_k):
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _check_top_k(teacher, top_k):
+    outputs = getattr(teacher, "outputs", None)
+    if top_k is None or not outputs or outputs[0].shape[-1] is None:
+        return
+    classes = outputs[0].shape[-1]
+    if top_k > classes:
+        raise ValueError(
+            f"`top_k` must be at most the teacher's number of classes ({classes}). "
+            f"Received: top_k={top_k}. Use top_k={classes} (or None) to keep every logit."
+        )
 
 
 def _is_dataset(x):

@@ -2,6 +2,8 @@
 
 import sys
 
+from keras_distill.cli_flags import as_flags
+
 
 def add_parser(subparsers):
     """Registers the `demo` subcommand on an argparse `subparsers`."""
@@ -52,7 +54,7 @@ def run(args):
     try:
         presets.recipe(args.dataset, args.preset, args.teacher, args.teaching)
     except ValueError as error:
-        print(f"keras-distill demo: error: {error}", file=sys.stderr)
+        print(f"keras-distill demo: error: {as_flags(error)}", file=sys.stderr)
         return 2
     try:
         pipeline.run(dataset=args.dataset, data=args.data, preset=args.preset, out=args.out,
@@ -62,6 +64,6 @@ def run(args):
         print(f"keras-distill demo: error: {error}", file=sys.stderr)
         return 2
     except ExportVerificationError as error:
-        print(f"keras-distill demo: error: {error}", file=sys.stderr)
+        print(f"keras-distill demo: error: {as_flags(error)}", file=sys.stderr)
         return 1
     return 0

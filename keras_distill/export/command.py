@@ -3,6 +3,8 @@
 import os
 import sys
 
+from keras_distill.cli_flags import as_flags
+
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 # Options that only the TFLite exporter takes, by command-line flag.
 TFLITE_FLAGS = {
@@ -129,8 +131,8 @@ def run(args):
         model = _load_model(args.model, args.unsafe)
         result = export(model, args.out, format=args.format, **options)
     except ExportVerificationError as error:
-        return _fail(f"{error}\nMeasured: {error.result}", status=1)
+        return _fail(as_flags(f"{error}\nMeasured: {error.result}"), status=1)
     except (ValueError, TypeError, OSError) as error:
-        return _fail(error)
+        return _fail(as_flags(error))
     print(result)
     return 0
