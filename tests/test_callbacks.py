@@ -1,7 +1,9 @@
 import csv
 import glob
+import os
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -113,3 +115,27 @@ def test_public_classes_exist_and_are_registered(module, name):
     assert keras.saving.get_registered_object(f"keras_distill>{name}") is cls
     assert "Args:" in cls.__doc__ or name in ("Schedule", "DistillerCallback")
     assert kd.Phase is kd.callbacks.Phase
+
+
+def test_student_checkpoint_saves_the_best_student_alone(tmp_path):
+    x, y = testing.synthetic(n=64)
+    teacher = testing.mlp(hidden=8192, name="teacher")  # 256 KiB of weights
+    student = testing.mlp(hidden=4, name="student")
+    distiller = kd.Distiller(teacher, student)
+    distiller.compile(
+        optimizer="adam",
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    path = str(tmp_path / "student.keras")
+    checkpoint = kd.callbacks.StudentCheckpoint(path, monitor="val_loss", save_best_only=True)
+    history = distiller.fit(x, y, epochs=3, validation_data=(x, y), verbose=0,
+                            callbacks=[checkpoint])
+    restored = keras.models.load_model(path)
+    assert restored.name == "student" and restored.count_params() == student.count_params()
+    # Far smaller than the teacher: the teacher is not in the file.
+    assert os.path.getsize(path) < teacher.count_params() * 4
+    assert checkpoint.best == pytest.approx(min(history.history["val_loss"]))
+    with pytest.raises(TypeError, match="StudentCheckpoint"):
+        student.compile("sgd", "mse")
+        student.fit(x, np.zeros((64, 4)), verbose=0, callbacks=[kd.callbacks.StudentCheckpoint(path)])

@@ -6,6 +6,7 @@ from keras_distill.callbacks.fine_tuning import FineTuning
 from keras_distill.callbacks.phase import Phase
 from keras_distill.callbacks.phase_learning_rate import PhaseLearningRate
 from keras_distill.callbacks.phase_scheduler import PhaseScheduler
+from keras_distill.callbacks.student_checkpoint import StudentCheckpoint
 from keras_distill.callbacks.temperature_scheduler import TemperatureScheduler
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "Phase",
     "PhaseLearningRate",
     "PhaseScheduler",
+    "StudentCheckpoint",
     "TemperatureScheduler",
 ]
