@@ -153,21 +153,26 @@ def train_alone(student, dataset, recipe, verbose):
     )
 
 
-def distil(teacher, student, cache, dataset, recipe, verbose):
-    """Distils `student` from `cache` (the teacher's logits on `dataset.x_train`),
-    then fine-tunes it; returns the `Distiller` and its History."""
-    distiller = Distiller(teacher=teacher, student=student)
+def _compile_kd(distiller, dataset, recipe, batch_size, epochs, alpha, temperature):
+    """KD with Adam, the learning rate cosine-decayed to 0 over `epochs`."""
     distiller.compile(
         optimizer=models.optimizer(
-            recipe.learning_rate,
-            steps(len(dataset.x_train), recipe.batch_size, recipe.distill_epochs),
+            recipe.learning_rate, steps(len(dataset.x_train), batch_size, epochs)
         ),
         metrics=["accuracy"],
         student_loss_fn=models.classifier_loss(),
         distillation_loss_fn=KDLoss(),
-        alpha=recipe.alpha,
-        temperature=recipe.temperature,
+        alpha=alpha,
+        temperature=temperature,
     )
+
+
+def distil(teacher, student, cache, dataset, recipe, verbose):
+    """Distils `student` from `cache` (the teacher's logits on `dataset.x_train`),
+    then fine-tunes it; returns the `Distiller` and its History."""
+    distiller = Distiller(teacher=teacher, student=student)
+    _compile_kd(distiller, dataset, recipe, recipe.batch_size, recipe.distill_epochs,
+                recipe.alpha, recipe.temperature)
     fine_tuning = FineTuning(
         start_epoch=recipe.distill_epochs,
         alpha=recipe.fine_tune_alpha,
@@ -191,17 +196,8 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
         teacher=teacher, student=student, augmentation=jitter_layer(dataset, recipe),
         mix=MixUp() if recipe.consistent_mixup else None, seed=seed,
     )
-    distiller.compile(
-        optimizer=models.optimizer(
-            recipe.learning_rate,
-            steps(len(dataset.x_train), recipe.consistent_batch_size, recipe.consistent_epochs),
-        ),
-        metrics=["accuracy"],
-        student_loss_fn=models.classifier_loss(),
-        distillation_loss_fn=KDLoss(),
-        alpha=recipe.consistent_alpha,
-        temperature=recipe.consistent_temperature,
-    )
+    _compile_kd(distiller, dataset, recipe, recipe.consistent_batch_size,
+                recipe.consistent_epochs, recipe.consistent_alpha, recipe.consistent_temperature)
     history = distiller.fit(
         dataset.x_train, dataset.y_train, batch_size=recipe.consistent_batch_size,
         epochs=recipe.consistent_epochs, validation_data=(dataset.x_test, dataset.y_test),
