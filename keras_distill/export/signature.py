@@ -37,9 +37,13 @@ def resolve_model(model):
 def require_tensorflow_backend():
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
-            "keras_distill.export needs the TensorFlow backend (set "
-            "KERAS_BACKEND=tensorflow); the current backend is "
-            f"{keras.backend.backend()!r}."
+            "keras_distill.export writes SavedModel, TFLite and ONNX files through "
+            "TensorFlow, and needs the TensorFlow backend; the current backend is "
+            f"{keras.backend.backend()!r}. A student trained on another backend exports "
+            "from a TensorFlow process: save it (`student.save('student.keras')`), then "
+            "run `KERAS_BACKEND=tensorflow keras-distill export student.keras --format "
+            "tflite --out student.tflite` (or load it there with keras.models.load_model "
+            "and call keras_distill.export_tflite)."
         )
 
 
