@@ -417,12 +417,19 @@ class Distiller(keras.Model):
             )
             distillation_loss = None
             total = student_loss + self._regularization_loss()
-        batch_size = ops.shape(_student_outputs(y_pred))[0]
-        unscale = distribution.unscale_loss
-        self.student_loss_tracker.update_state(unscale(student_loss), sample_weight=batch_size)
+        outputs = _student_outputs(y_pred)
+        batch_size = ops.shape(outputs)[0]
+        # Log each replica's local mean weighted by its local batch, so the
+        # epoch means are global-batch means even for uneven last batches
+        # (the shares above are scaled for the gradient, not for logging).
+        correction = distribution.global_batch_correction(outputs)
+        batch_mean = getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS
+        self.student_loss_tracker.update_state(
+            _local_mean(student_loss, correction if batch_mean else 1.0), sample_weight=batch_size
+        )
         if distillation_loss is not None:
             self.distillation_loss_tracker.update_state(
-                unscale(distillation_loss), sample_weight=batch_size
+                _local_mean(distillation_loss, correction), sample_weight=batch_size
             )
         return total
 
@@ -604,6 +611,14 @@ def _student_loss(identifier):
         "`student_loss_fn` must be a Keras loss, a loss name or a function. "
         f"Received: {identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def _local_mean(share, correction):
+    """A replica's loss share back to its local-batch mean (0 for an empty replica)."""
+    value = distribution.unscale_loss(share)
+    if isinstance(correction, float):
+        return value / correction
+    return ops.divide_no_nan(value, correction)
 
 
 def _student_outputs(y_pred):
