@@ -18,7 +18,10 @@ falls on all rows alike; medians are reported. Teachers are untrained: the
 cost of a step does not depend on the weights.
 
 Usage:
-    python benchmarks/step_cost.py --data /path/to/mnist.npz
+    python benchmarks/step_cost.py --data /path/to/mnist.npz [--backend jax]
+
+`--backend` picks the Keras backend (it must be set before Keras is imported;
+`KERAS_BACKEND` works too).
 """
 
 import argparse
@@ -30,6 +33,8 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if "--backend" in sys.argv[:-1]:
+    os.environ["KERAS_BACKEND"] = sys.argv[sys.argv.index("--backend") + 1]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
@@ -79,6 +84,8 @@ def parse_args(argv=None):
     parser.add_argument("--jit", default="false,true", help="jit_compile settings to time")
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--output", default="benchmarks/results/step_cost.md")
+    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+                        help="Keras backend (read before Keras is imported)")
     return parser.parse_args(argv)
 
 
