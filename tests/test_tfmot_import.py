@@ -9,15 +9,15 @@ import pytest
 
 from keras_distill.optimize import tfmot_import
 
+# tfmot: TensorFlow by nature.
+pytestmark = pytest.mark.tensorflow_only
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A user session: import keras_distill (which must not import tfmot), prune a
 # student (which must), then report where each Keras name leads. Nothing
 # touches `tf.keras` before the pruning, so a leak would show.
 _SESSION = """
 import json, os, sys, keras, tensorflow as tf, keras_distill as kd
-
-# tfmot: TensorFlow by nature.
-pytestmark = pytest.mark.tensorflow_only
 def loaded(package):
     return sorted(m for m in sys.modules if m.split(".")[0] == package)
 after_import = {p: loaded(p) for p in ("tensorflow_model_optimization", "tf_keras")}

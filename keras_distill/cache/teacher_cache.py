@@ -426,7 +426,7 @@ def _check_top_k(teacher, top_k):
     classes = outputs[0].shape[-1]
     if top_k > classes:
         raise ValueError(
-            f"`top_k` must be at most the teacher's number of classes ({classes}). "
+            f"`top_k` must be at most the number of classes of the teacher ({classes}). "
             f"Received: top_k={top_k}. Use top_k={classes} (or None) to keep every logit."
         )
 
