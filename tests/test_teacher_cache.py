@@ -269,7 +269,8 @@ def test_top_k_larger_than_the_classes_is_refused_up_front():
     # Regression: it failed deep inside Keras's call wrapper with a tensor dump.
     x, _ = testing.synthetic()
     teacher = testing.mlp(name="teacher")  # 4 classes
-    with pytest.raises(ValueError, match=r"`top_k` must be at most the number of classes of the teacher \(4\)"):
+    message = r"`top_k` must be at most the number of classes of the teacher \(4\)"
+    with pytest.raises(ValueError, match=message):
         kd.TeacherCache.compute(teacher, x, top_k=5)
 
 
