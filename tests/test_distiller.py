@@ -222,8 +222,9 @@ def test_keras_distillation_losses_and_keras_losses_are_accepted():
 def test_teacher_saved_after_distillation_trains_again(tmp_path):
     teacher = testing.mlp(name="teacher")
     teacher.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    distiller = _compiled(teacher=teacher)
     x, y = testing.synthetic()
+    teacher.fit(x, y, epochs=1, verbose=0)
+    distiller = _compiled(teacher=teacher)
     distiller.fit(x, y, epochs=1, verbose=0)
     teacher.save(tmp_path / "teacher.keras")
     reloaded = keras.models.load_model(tmp_path / "teacher.keras")

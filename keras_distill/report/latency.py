@@ -8,6 +8,7 @@ loaded machine, where the mean is dominated by a few preempted calls.
 import statistics
 import time
 
+import keras
 import numpy as np
 
 # Untimed calls first: the first calls trace functions and allocate buffers.
@@ -39,7 +40,9 @@ def keras_latency_ms(model, x, num_samples=100, compiled=False):
     TensorFlow), how a Keras model answers one request without an exporter;
     `predict` adds more overhead per call. With `compiled=True` the call is
     traced once into a `tf.function`, which removes the per-layer Python
-    overhead: the fairest Keras baseline for an exported artifact.
+    overhead: the fairest Keras baseline for an exported artifact. On JAX the
+    compiled call is a `jax.jit` of the model's stateless call; on torch the
+    call stays eager.
 
     Args:
         model: A `keras.Model`.
@@ -54,14 +57,33 @@ def keras_latency_ms(model, x, num_samples=100, compiled=False):
     _check_num_samples(num_samples)
     x = np.asarray(x)
     samples = [x[i : i + 1] for i in range(min(num_samples, len(x)))]
+
     def call(sample):
         return model(sample, training=False)
 
     if compiled:
+        call = _compiled_call(model, call)
+    return _median_ms(call, samples)
+
+
+def _compiled_call(model, call):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        call = tf.function(call)
-    return _median_ms(call, samples)
+        return tf.function(call)
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        @jax.jit
+        def run(sample):
+            return model.stateless_call(trainable, non_trainable, sample, training=False)[0]
+
+        return lambda sample: run(sample).block_until_ready()
+    return call
 
 
 def artifact_latency_ms(result, model, x, num_samples=100):
