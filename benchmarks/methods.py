@@ -204,16 +204,23 @@ def main(argv=None):
                         help="epochs of consistent distillation; default: the preset's")
     parser.add_argument("--out", default=None, help="write the table and raw results here (.md)")
     args = parser.parse_args(argv)
-    all_results = {seed: run_seed(args, seed) for seed in args.seeds}
     test_size = len(data_lib.load(args.dataset, args.data).y_test)
-    text = table(all_results, args.methods, test_size)
+    all_results = {}
+    for seed in args.seeds:
+        all_results[seed] = run_seed(args, seed)
+        # Written after every seed: a long run that stops keeps what it measured.
+        text = table(all_results, args.methods, test_size)
+        if args.out:
+            _write(args.out, text, all_results)
     print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(f"Command: `python benchmarks/methods.py {' '.join(sys.argv[1:])}`\n\n")
-            f.write(f"Machine: {os.cpu_count()} CPU cores; Keras backend "
-                    f"{keras.backend.backend()}.\n\n")
-            f.write(text + "\n\n```json\n" + json.dumps(all_results, indent=1) + "\n```\n")
+
+
+def _write(path, text, all_results):
+    with open(path, "w") as f:
+        f.write(f"Command: `python benchmarks/methods.py {' '.join(sys.argv[1:])}`\n\n")
+        f.write(f"Machine: {os.cpu_count()} CPU cores; Keras backend "
+                f"{keras.backend.backend()}. Seeds measured: {sorted(all_results)}.\n\n")
+        f.write(text + "\n\n```json\n" + json.dumps(all_results, indent=1) + "\n```\n")
 
 
 if __name__ == "__main__":
