@@ -177,7 +177,7 @@ def table(all_results, methods, test_size):
                 / max(alone[s] - all_results[s]["teacher"]["errors"], 1)
                 for s in seeds
             ]
-            gap = f"{statistics.mean(closed):.0f}%"
+            gap = f"{round(statistics.mean(closed))}%"
         per_epoch = statistics.mean(all_results[s][method]["seconds_per_epoch"] for s in seeds)
         lines.append(
             f"| {method} | {_stats(errors)} | {', '.join(map(str, errors))} | {beats} | {gap} "
