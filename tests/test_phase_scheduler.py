@@ -269,9 +269,8 @@ def test_config_round_trip(callback):
     assert restored.phases == callback.phases
 
 
+@pytest.mark.jax_only
 def test_trainable_phases_on_jax_raise_before_training():
-    if keras.backend.backend() != "jax":
-        pytest.skip("the JAX-only error; TensorFlow runs trainable phases")
     x, y = testing.synthetic(n=32)
     model = callback_testing.distiller()
     scheduler = kd.callbacks.PhaseScheduler(
