@@ -10,10 +10,13 @@ import keras
 import numpy as np
 
 from keras_distill.api_export import register
-from keras_distill.augment.view_augmentation import ViewAugmentation
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.cache.teacher_outputs import TeacherOutputs
+from keras_distill.cache.views import check_views
+from keras_distill.cache.views import label_views
+from keras_distill.cache.views import view_seeds
+from keras_distill.cache.views import views_part
 from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import packed_inputs
 from keras_distill.core.output_logits import TeacherLogits
@@ -158,10 +161,10 @@ class TeacherCache:
             teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
         _check_arguments(teacher, x, batch_size, top_k)
         _check_top_k(teacher, top_k)
-        _check_views(views, augmentation, seed)
+        check_views(views, augmentation, seed)
         logits_fn = _logits_fn(teacher, teacher_activation)
         expected = fingerprint_lib.fingerprint(
-            _teacher_part(teacher, logits_fn, top_k, _views_part(views, augmentation, seed)),
+            _teacher_part(teacher, logits_fn, top_k, views_part(views, augmentation, seed)),
             fingerprint_lib.data_fingerprint(x),
         )
         if path is not None and os.path.exists(path):
@@ -174,7 +177,7 @@ class TeacherCache:
         if views is None:
             outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
         else:
-            outputs = _label_views(model, x, views, augmentation, seed, batch_size, verbose)
+            outputs = label_views(model, x, views, augmentation, seed, batch_size, verbose)
         cache = cls(
             outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,
             augmentation=augmentation,
@@ -226,7 +229,7 @@ class TeacherCache:
                 teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
             teacher_part = _teacher_part(
                 teacher, _logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None,
-                _views_part(views, augmentation, view_seed),
+                views_part(views, augmentation, view_seed),
             )
             fingerprint = fingerprint_lib.fingerprint(
                 teacher_part, fingerprint_lib.data_fingerprint(x)
@@ -443,64 +446,3 @@ def _logits_fn(teacher, teacher_activation):
 def _teacher_part(teacher, logits_fn, top_k, views_part=""):
     mode = f"{logits_fn.activation}:{logits_fn.mode}{views_part}"
     return fingerprint_lib.teacher_fingerprint(teacher, mode, top_k)
-
-
-def _views_part(views, augmentation, seed):
-    if not views:
-        return ""
-    config = json.dumps(keras.saving.serialize_keras_object(augmentation), sort_keys=True)
-    return f"|views={views}|seed={seed}|{config}"
-
-
-def _check_views(views, augmentation, seed):
-    if views is None:
-        if augmentation is not None:
-            raise ValueError(
-                "`augmentation` labels augmented views: pass `views=K` (how many views "
-                "of each example the teacher labels) as well."
-            )
-        return
-    if isinstance(views, bool) or not isinstance(views, numbers.Integral) or views < 1:
-        raise ValueError(f"`views` must be a positive integer. Received: views={views!r}")
-    if not isinstance(augmentation, ViewAugmentation):
-        raise TypeError(
-            "`views` needs `augmentation`, a keras_distill.augment.ViewAugmentation "
-            "(e.g. RandomShift) whose views are reproducible from a seed. Received: "
-            f"augmentation={augmentation!r}."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
-
-
-def view_seeds(num_samples, views, seed):
-    """The int32 seed of view `k` of example `i`, shape `(num_samples, views)`.
-
-    Derived from `(seed, k)` and the example's position only, so the same
-    views come back in every process.
-    """
-    columns = [
-        np.random.default_rng([seed, k]).integers(0, 2**31 - 1, size=num_samples)
-        for k in range(views)
-    ]
-    return np.stack(columns, axis=1).astype("int32")
-
-
-def _label_views(model, x, views, augmentation, seed, batch_size, verbose):
-    """The teacher outputs of every view, stacked on axis 1: `(samples, views, ...)`."""
-    num_samples = np.shape(keras.tree.flatten(x)[0])[0]
-    seeds = view_seeds(num_samples, views, seed)
-    per_view = []
-    for k in range(views):
-        parts = []
-        for start in range(0, num_samples, batch_size):
-            rows = slice(start, start + batch_size)
-            batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
-            parts.append(
-                keras.tree.map_structure(
-                    keras.ops.convert_to_numpy,
-                    augmentation(batch, seeds[start : start + batch_size, k]),
-                )
-            )
-        augmented = keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
-        per_view.append(model.predict(augmented, batch_size=batch_size, verbose=verbose))
-    return keras.tree.map_structure(lambda *a: np.stack(a, axis=1), *per_view)

@@ -9,7 +9,6 @@ from keras import ops
 from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
 from keras_distill.augment.batch_mix import BatchMix
-from keras_distill.augment.view_augmentation import ViewAugmentation
 from keras_distill.core import argument_validation as validation
 from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
@@ -17,7 +16,8 @@ from keras_distill.core import packed_inputs
 from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
-from keras_distill.losses.adapters import FunctionLoss
+from keras_distill.distiller import batch_views
+from keras_distill.distiller import student_loss as student_loss_lib
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 # Keys of what `call` returns inside a training step (see `Distiller.call`).
@@ -262,7 +262,7 @@ class Distiller(keras.Model):
                 "keras.losses.SparseCategoricalCrossentropy(from_logits=True), or "
                 "alpha=0 to train on the teacher alone."
             )
-        self.student_loss_fn = _student_loss(student_loss_fn)
+        self.student_loss_fn = student_loss_lib.resolve(student_loss_fn)
         self.distillation_loss_fn = losses_lib.get(distillation_loss_fn)
         self._warn_on_logits_mismatch()
         super().compile(optimizer=optimizer, metrics=metrics, loss=None, **kwargs)
@@ -309,14 +309,14 @@ class Distiller(keras.Model):
         shares = partners = None
         if cached is None:
             if self.augmentation is not None:
-                inputs = self._augment(inputs)
+                inputs = batch_views.augment(self.augmentation, inputs, self._seed_generator)
             if self.mix is not None:
                 inputs, shares, partners = self.mix(inputs, self._seed_generator)
             teacher_logits = self.teacher_logits(inputs)
         elif seeds is not None:
-            inputs, teacher_logits = self._cached_view(inputs, cached, seeds)
+            inputs, teacher_logits = batch_views.cached_view(self, inputs, cached, seeds)
         else:
-            self._check_no_augmentation_with_cache()
+            batch_views.check_no_augmentation_with_cache(self.augmentation, self.mix)
             augmentation.warn_if_augmented(self.student)
             teacher_logits = packed_inputs.cached_teacher_logits(
                 cached, self.teacher, self.student
@@ -328,48 +328,6 @@ class Distiller(keras.Model):
         if shares is not None:
             outputs[_SHARES], outputs[_PARTNERS] = shares, partners
         return outputs
-
-    def _augment(self, inputs):
-        if isinstance(self.augmentation, ViewAugmentation):
-            batch = ops.shape(keras.tree.flatten(inputs)[0])[0]
-            seeds = keras.random.randint(
-                (batch,), 0, 2**31 - 1, seed=self._seed_generator, dtype="int32"
-            )
-            return self.augmentation(inputs, seeds)
-        if isinstance(self.augmentation, keras.layers.Layer):
-            return self.augmentation(inputs, training=True)
-        return self.augmentation(inputs)
-
-    def _cached_view(self, inputs, cached, seeds):
-        """Picks one cached view per sample, rebuilds it, and returns it with its logits."""
-        if not isinstance(self.augmentation, ViewAugmentation) or self.mix is not None:
-            raise ValueError(
-                "`x` carries a TeacherCache of augmented views: build the Distiller with "
-                "the cache's augmentation (`augmentation=cache.augmentation`, a "
-                "ViewAugmentation) and without `mix`, so the student sees the very view "
-                f"each cached logit belongs to. Received augmentation={self.augmentation!r}, "
-                f"mix={self.mix!r}."
-            )
-        all_logits = packed_inputs.cached_teacher_logits(cached, self.teacher, self.student)
-        views = seeds.shape[-1]
-        batch = ops.shape(seeds)[0]
-        chosen = keras.random.randint((batch,), 0, views, seed=self._seed_generator)
-        pick = ops.one_hot(chosen, views, dtype="float32")
-        pick = ops.reshape(pick, (-1, views) + (1,) * (len(all_logits.shape) - 2))
-        logits = ops.sum(all_logits * pick, axis=1)
-        seed = ops.sum(ops.cast(seeds, "int32") * ops.cast(ops.one_hot(chosen, views), "int32"),
-                       axis=1)
-        return self.augmentation(inputs, seed), logits
-
-    def _check_no_augmentation_with_cache(self):
-        if self.augmentation is not None or self.mix is not None:
-            raise ValueError(
-                "This Distiller augments or mixes each batch (`augmentation`/`mix`), "
-                "but `x` carries cached teacher logits, which belong to the "
-                "un-augmented inputs. Pass the plain inputs (the teacher then labels "
-                "every augmented view), or build the Distiller without "
-                "`augmentation`/`mix`."
-            )
 
     def teacher_logits(self, x):
         """The frozen teacher's logits for `x`, float32, without gradient."""
@@ -406,23 +364,22 @@ class Distiller(keras.Model):
         `distillation_loss` metrics. Elsewhere (`evaluate`) it is the
         hard-label loss plus regularization.
         """
+        outputs = _student_outputs(y_pred)
+        # One cross-replica reduction per step, shared by every loss term.
+        correction = distribution.global_batch_correction(outputs)
         if isinstance(y_pred, dict) and _TEACHER in y_pred:
-            total, student_loss, distillation_loss = self.compute_distillation_loss(
-                y, y_pred[_STUDENT], y_pred[_TEACHER], sample_weight,
-                shares=y_pred.get(_SHARES), partners=y_pred.get(_PARTNERS),
+            total, student_loss, distillation_loss = self._distillation_terms(
+                y, outputs, y_pred[_TEACHER], sample_weight, correction,
+                y_pred.get(_SHARES), y_pred.get(_PARTNERS),
             )
         else:
-            student_loss = self._student_loss(
-                y, y_pred, sample_weight, distribution.global_batch_correction(y_pred)
-            )
+            student_loss = self._student_loss(y, outputs, sample_weight, correction)
             distillation_loss = None
             total = student_loss + self._regularization_loss()
-        outputs = _student_outputs(y_pred)
         batch_size = ops.shape(outputs)[0]
         # Log each replica's local mean weighted by its local batch, so the
         # epoch means are global-batch means even for uneven last batches
         # (the shares above are scaled for the gradient, not for logging).
-        correction = distribution.global_batch_correction(outputs)
         batch_mean = getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS
         self.student_loss_tracker.update_state(
             _local_mean(student_loss, correction if batch_mean else 1.0), sample_weight=batch_size
@@ -460,9 +417,16 @@ class Distiller(keras.Model):
                 `y[partners]` with these shares.
             partners: With batch mixing, the partner index of each sample.
         """
+        correction = distribution.global_batch_correction(y_pred)
+        return self._distillation_terms(
+            y, y_pred, teacher_logits, sample_weight, correction, shares, partners
+        )
+
+    def _distillation_terms(
+        self, y, y_pred, teacher_logits, sample_weight, correction, shares, partners
+    ):
         validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
         alpha = ops.cast(self._alpha, "float32")
-        correction = distribution.global_batch_correction(y_pred)
         if shares is None:
             student_loss = self._student_loss(y, y_pred, sample_weight, correction)
         else:
@@ -586,31 +550,6 @@ class Distiller(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
-
-
-def _student_loss(identifier):
-    if identifier is None or isinstance(identifier, keras.losses.Loss):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        try:
-            fn = keras.losses.get(identifier)
-        except (ValueError, TypeError):
-            fn = None
-        if fn is None:
-            raise ValueError(
-                f"`student_loss_fn`: unknown loss {identifier!r}. Expected a Keras "
-                "loss name such as 'sparse_categorical_crossentropy', a "
-                "keras.losses.Loss or a function (y_true, y_pred) -> per-sample loss."
-            )
-        identifier = fn
-        if isinstance(fn, keras.losses.Loss):
-            return fn
-    if callable(identifier):
-        return FunctionLoss(identifier)
-    raise ValueError(
-        "`student_loss_fn` must be a Keras loss, a loss name or a function. "
-        f"Received: {identifier!r} of type {type(identifier).__name__}."
-    )
 
 
 def _local_mean(share, correction):
