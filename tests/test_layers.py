@@ -60,4 +60,4 @@ def test_core_is_the_ground_floor():
     graph = _graph()
     assert graph["core"] == set(), graph["core"]
     # The Distiller stands on core and the augmentations only.
-    assert graph["distiller"] <= {"core", "augment", "losses"}, graph["distiller"]
+    assert graph["distiller"] <= {"core", "augment", "features", "losses"}, graph["distiller"]

@@ -18,6 +18,8 @@ from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.distiller import batch_views
 from keras_distill.distiller import student_loss as student_loss_lib
+from keras_distill.features.feature_matching import FeatureMatcher
+from keras_distill.features.feature_matching import as_pairs
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 # Keys of what `call` returns inside a training step (see `Distiller.call`).
@@ -25,6 +27,8 @@ _STUDENT = "student_outputs"
 _TEACHER = "teacher_logits"
 _SHARES = "mix_shares"
 _PARTNERS = "mix_partners"
+_TEACHER_FEATURES = "teacher_features"
+_STUDENT_FEATURES = "student_features"
 
 
 @register
@@ -83,6 +87,14 @@ class Distiller(keras.Model):
             the mixed inputs; the hard-label loss mixes the two labels with
             the same shares. Defaults to `None`.
         seed: Seed of the mixing's random draws. Defaults to `None`.
+        features: Optional list of `keras_distill.features.FeaturePair`
+            (or `keras.distillation.FeatureDistillation`): intermediate
+            layers the student matches, each with a loss and a weight added
+            to the loss above. Student features come out of the same forward
+            pass as its outputs; adapters created for differing shapes train
+            with the student and are never part of it (`distiller.student`
+            saves and exports without them). Needs the online teacher.
+            Defaults to `None`.
         name: Defaults to `"distiller"`.
 
     Example:
@@ -117,6 +129,7 @@ class Distiller(keras.Model):
         augmentation=None,
         mix=None,
         seed=None,
+        features=None,
         name="distiller",
         **kwargs,
     ):
@@ -162,8 +175,16 @@ class Distiller(keras.Model):
         self._temperature = keras.Variable(
             1.0, dtype="float32", trainable=False, name="temperature"
         )
+        pairs = as_pairs(features)
+        self._features = FeatureMatcher(teacher, student, pairs) if pairs else None
+        # Tracked here, so they train with the student and save with the Distiller.
+        self.feature_adapters = (
+            [a for a in self._features.adapters if a is not None] if pairs else []
+        )
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        if pairs:
+            self.feature_loss_tracker = keras.metrics.Mean(name="feature_loss")
         self.student_loss_fn = None
         self.distillation_loss_fn = None
         self._distiller_compile_config = None
@@ -172,6 +193,11 @@ class Distiller(keras.Model):
     # The teacher stays out of training without its `trainable` flag being
     # touched: the user's teacher keeps its own flags, and saving or
     # fine-tuning it later behaves as before the Distiller existed.
+    @property
+    def features(self):
+        """The `FeaturePair`s the student matches (an empty list without features)."""
+        return self._features.resolved_pairs() if self._features is not None else []
+
     def _teacher_variable_ids(self):
         return {id(v) for v in self.teacher.variables}
 
@@ -307,11 +333,19 @@ class Distiller(keras.Model):
         if not (training and self._in_train_step):
             return self.student(inputs, training=training)
         shares = partners = None
+        if cached is not None and self._features is not None:
+            raise ValueError(
+                "Feature distillation needs the teacher's intermediate layers, which a "
+                "TeacherCache does not hold: fit the Distiller with `features` on the "
+                "inputs themselves (the online teacher), not on cached inputs."
+            )
         if cached is None:
             if self.augmentation is not None:
                 inputs = batch_views.augment(self.augmentation, inputs, self._seed_generator)
             if self.mix is not None:
                 inputs, shares, partners = self.mix(inputs, self._seed_generator)
+            if self._features is not None:
+                return self._call_with_features(inputs, shares, partners)
             teacher_logits = self.teacher_logits(inputs)
         elif seeds is not None:
             inputs, teacher_logits = batch_views.cached_view(self, inputs, cached, seeds)
@@ -324,6 +358,26 @@ class Distiller(keras.Model):
         outputs = {
             _STUDENT: self.student(inputs, training=True),
             _TEACHER: teacher_logits,
+        }
+        if shares is not None:
+            outputs[_SHARES], outputs[_PARTNERS] = shares, partners
+        return outputs
+
+    def _call_with_features(self, inputs, shares, partners):
+        """One teacher pass and one student pass, recording the matched layers."""
+        with self._features.record("teacher") as recording:
+            teacher_logits = self.teacher_logits(inputs)
+        teacher_features = self._features.teacher_features(recording, teacher_logits)
+        with self._features.record("student") as recording:
+            student_outputs = self.student(inputs, training=True)
+        student_features = self._features.student_features(
+            recording, self.student_logits(student_outputs)
+        )
+        outputs = {
+            _STUDENT: student_outputs,
+            _TEACHER: teacher_logits,
+            _TEACHER_FEATURES: teacher_features,
+            _STUDENT_FEATURES: student_features,
         }
         if shares is not None:
             outputs[_SHARES], outputs[_PARTNERS] = shares, partners
@@ -372,6 +426,14 @@ class Distiller(keras.Model):
                 y, outputs, y_pred[_TEACHER], sample_weight, correction,
                 y_pred.get(_SHARES), y_pred.get(_PARTNERS),
             )
+            if _TEACHER_FEATURES in y_pred:
+                feature_loss = self._features.loss(
+                    y_pred[_TEACHER_FEATURES], y_pred[_STUDENT_FEATURES], sample_weight
+                ) * correction
+                total = total + feature_loss
+                self.feature_loss_tracker.update_state(
+                    _local_mean(feature_loss, correction), sample_weight=ops.shape(outputs)[0]
+                )
         else:
             student_loss = self._student_loss(y, outputs, sample_weight, correction)
             distillation_loss = None
@@ -396,6 +458,7 @@ class Distiller(keras.Model):
         logs = super().compute_metrics(x, y, _student_outputs(y_pred), sample_weight)
         if not training:
             logs.pop(self.distillation_loss_tracker.name, None)
+            logs.pop("feature_loss", None)
         return logs
 
     def compute_distillation_loss(
@@ -531,6 +594,10 @@ class Distiller(keras.Model):
             mix=keras.saving.serialize_keras_object(self.mix),
             seed=self.seed,
         )
+        if self._features is not None:
+            config["features"] = [
+                keras.saving.serialize_keras_object(pair) for pair in self.features
+            ]
         return config
 
     @classmethod
@@ -541,6 +608,10 @@ class Distiller(keras.Model):
         for key in ("augmentation", "mix"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("features"):
+            config["features"] = [
+                keras.saving.deserialize_keras_object(pair) for pair in config["features"]
+            ]
         return cls(**config)
 
     def get_compile_config(self):

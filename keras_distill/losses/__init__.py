@@ -3,18 +3,29 @@
 import keras
 
 from keras_distill.losses.adapters import KerasDistillationLossAdapter
+from keras_distill.losses.adapters import KerasFeatureLoss
 from keras_distill.losses.adapters import KerasLossAdapter
 from keras_distill.losses.adapters import is_keras_distillation_loss
+from keras_distill.losses.attention_transfer import AttentionTransfer
+from keras_distill.losses.attention_transfer import attention_map
+from keras_distill.losses.attention_transfer import attention_transfer_loss
 from keras_distill.losses.dist_loss import DISTLoss
 from keras_distill.losses.dist_loss import dist_loss
 from keras_distill.losses.distillation_loss import DistillationLoss
 from keras_distill.losses.dkd_loss import DKDLoss
 from keras_distill.losses.dkd_loss import dkd_loss
+from keras_distill.losses.feature_loss import FeatureLoss
+from keras_distill.losses.hint_loss import HintLoss
+from keras_distill.losses.hint_loss import hint_loss
 from keras_distill.losses.kd_loss import KDLoss
 from keras_distill.losses.kd_loss import kd_loss
 from keras_distill.losses.kd_loss import standardize_logits
 from keras_distill.losses.logit_mse import LogitMSE
 from keras_distill.losses.logit_mse import logit_mse
+from keras_distill.losses.relational import RKDLoss
+from keras_distill.losses.relational import rkd_loss
+from keras_distill.losses.similarity_preserving import SimilarityPreserving
+from keras_distill.losses.similarity_preserving import similarity_preserving_loss
 from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
 from keras_distill.losses.soft_target_cross_entropy import soft_target_cross_entropy
 
@@ -28,6 +39,60 @@ ALL_LOSSES = {
     "dist_loss": DISTLoss,
     "dist": DISTLoss,
 }
+
+FEATURE_LOSSES = {
+    "hint": HintLoss,
+    "hint_loss": HintLoss,
+    "fitnets": HintLoss,
+    "attention": AttentionTransfer,
+    "attention_transfer": AttentionTransfer,
+    "at": AttentionTransfer,
+    "similarity": SimilarityPreserving,
+    "similarity_preserving": SimilarityPreserving,
+    "sp": SimilarityPreserving,
+    "rkd": RKDLoss,
+    "rkd_loss": RKDLoss,
+}
+
+
+def get_feature_loss(identifier):
+    """Returns a feature loss from an identifier.
+
+    Args:
+        identifier: `None` (a `HintLoss`), one of the names in
+            `FEATURE_LOSSES` (`"hint"`, `"attention_transfer"`,
+            `"similarity_preserving"`, `"rkd"`, and short forms), a
+            `FeatureLoss`, a Keras loss name (`"mse"`, `"cosine_similarity"`,
+            ...), a `keras.losses.Loss`, a function `(y_true, y_pred)`, or a
+            config dict.
+
+    Returns:
+        A `FeatureLoss`.
+    """
+    if identifier is None:
+        return HintLoss()
+    if isinstance(identifier, dict):
+        identifier = keras.saving.deserialize_keras_object(identifier)
+    if isinstance(identifier, FeatureLoss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in FEATURE_LOSSES:
+            return FEATURE_LOSSES[identifier]()
+        try:
+            keras.losses.get(identifier)
+        except ValueError:
+            raise ValueError(
+                f"`loss`: unknown feature loss {identifier!r}. Expected one of "
+                f"{sorted(FEATURE_LOSSES)} or a Keras loss name such as 'mse'."
+            ) from None
+        return KerasFeatureLoss(identifier)
+    if isinstance(identifier, keras.losses.Loss) or callable(identifier):
+        return KerasFeatureLoss(identifier)
+    raise ValueError(
+        "`loss` must be a feature loss name, a keras_distill FeatureLoss, a "
+        f"keras.losses.Loss or a callable. Received: {identifier!r} of type "
+        f"{type(identifier).__name__}."
+    )
 
 
 def get(identifier):
@@ -76,6 +141,19 @@ def get(identifier):
     )
 
 __all__ = [
+    "AttentionTransfer",
+    "attention_map",
+    "attention_transfer_loss",
+    "FeatureLoss",
+    "HintLoss",
+    "hint_loss",
+    "KerasFeatureLoss",
+    "RKDLoss",
+    "rkd_loss",
+    "SimilarityPreserving",
+    "similarity_preserving_loss",
+    "FEATURE_LOSSES",
+    "get_feature_loss",
     "DISTLoss",
     "dist_loss",
     "DistillationLoss",
