@@ -6,6 +6,7 @@ Train a small student from a large teacher with `compile`/`fit`, then ship it.
 from keras_distill import augment
 from keras_distill import callbacks
 from keras_distill import export
+from keras_distill import features
 from keras_distill import losses
 from keras_distill import optimize
 from keras_distill import report
@@ -13,6 +14,7 @@ from keras_distill import schedules
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
 from keras_distill.distiller import Distiller
+from keras_distill.ensemble import TeacherEnsemble
 from keras_distill.export import ExportResult
 from keras_distill.export import ExportVerificationError
 from keras_distill.export import export_onnx
@@ -27,6 +29,7 @@ __all__ = [
     "augment",
     "callbacks",
     "export",
+    "features",
     "losses",
     "optimize",
     "report",
@@ -34,6 +37,7 @@ __all__ = [
     "TeacherCache",
     "Phase",
     "Distiller",
+    "TeacherEnsemble",
     "ExportResult",
     "ExportVerificationError",
     "export_onnx",

@@ -46,7 +46,13 @@ def output_layer(model):
 
 
 def detect_output_activation(model):
-    """Returns `"softmax"`, `"sigmoid"` or `None` for the model's final activation."""
+    """Returns `"softmax"`, `"sigmoid"` or `None` for the model's final activation.
+
+    A model class may declare it with a `distillation_output_activation`
+    attribute (`None` for logits), as `keras_distill.TeacherEnsemble` does.
+    """
+    if hasattr(type(model), "distillation_output_activation"):
+        return type(model).distillation_output_activation
     layer = output_layer(model)
     if layer is None:
         return None
