@@ -257,3 +257,52 @@ def test_relational_features_train_without_nan_when_embeddings_collapse():
     history = distiller.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert all(np.isfinite(np.asarray(w)).all() for w in student.get_weights())
+
+
+def _tflite_parameter_count(path):
+    """Elements of the float constant tensors stored in a .tflite file (its weights)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    buffer = open(path, "rb").read()
+    model = schema.Model.GetRootAsModel(buffer, 0)
+    count = 0
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for t in range(subgraph.TensorsLength()):
+            tensor = subgraph.Tensors(t)
+            data = model.Buffers(tensor.Buffer())
+            stored = data.DataLength() > 0 or data.Size() > 0
+            if stored and tensor.Type() == schema.TensorType.FLOAT32:
+                count += int(np.prod(tensor.ShapeAsNumpy()))
+    return count
+
+
+def _onnx_parameter_count(path):
+    import onnx
+    from onnx import numpy_helper
+
+    arrays = [numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer]
+    return sum(a.size for a in arrays if a.dtype == np.float32)
+
+
+@pytest.mark.tensorflow_only
+def test_exported_students_have_exactly_the_students_parameters(tmp_path):
+    import tensorflow as tf
+
+    teacher, student = conv_model(8, "t", embedding=24), conv_model(4, "s")
+    distiller = compiled(
+        keras_distill.Distiller(
+            teacher, student, features=[FeaturePair("c2", "c2"), FeaturePair("emb", "emb")]
+        )
+    )
+    x, y = data()
+    distiller.fit(x, y, batch_size=16, verbose=0)
+    params = student.count_params()
+    assert sum(a.count_params() for a in distiller.feature_adapters) > 0
+    keras_distill.export_saved_model(distiller.student, tmp_path / "sm", sample_inputs=x)
+    saved = tf.saved_model.load(str(tmp_path / "sm"))
+    assert sum(int(np.prod(v.shape)) for v in saved.variables) == params
+    keras_distill.export_tflite(distiller.student, tmp_path / "s.tflite", sample_inputs=x)
+    assert _tflite_parameter_count(tmp_path / "s.tflite") == params
+    keras_distill.export_onnx(distiller.student, tmp_path / "s.onnx", sample_inputs=x)
+    assert _onnx_parameter_count(str(tmp_path / "s.onnx")) == params
