@@ -13,6 +13,7 @@ from keras_distill.core import argument_validation as validation
 from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
 from keras_distill.core import packed_inputs
+from keras_distill.core import token_masks
 from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
@@ -496,6 +497,11 @@ class Distiller(keras.Model):
             student_loss = self._mixed_student_loss(
                 y, y_pred, sample_weight, correction, shares, partners
             )
+        # Sequence outputs with a Keras mask: the distillation loss averages
+        # over the valid tokens, as the hard-label Keras loss does.
+        distillation_weight = token_masks.masked_weights(
+            sample_weight, token_masks.keras_mask(y_pred)
+        )
         extra = {}
         if getattr(self.distillation_loss_fn, "uses_labels", False):
             extra["labels"] = y
@@ -504,7 +510,7 @@ class Distiller(keras.Model):
         distillation_loss = self.distillation_loss_fn(
             teacher_logits,
             self.student_logits(y_pred),
-            sample_weight=sample_weight,
+            sample_weight=distillation_weight,
             temperature=self._temperature,
             activation=self._teacher_output_activation or self._student_output_activation,
             **extra,

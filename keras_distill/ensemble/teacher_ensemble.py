@@ -96,25 +96,20 @@ class TeacherEnsemble(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
-        terms = []
+        positive, negative = [], []
         for logits_fn, weight, temperature in zip(
             self._logits, self.teacher_weights, self.temperatures
         ):
             logits = logits_fn(inputs) / temperature
             if self._mode == "softmax":
-                terms.append((ops.log_softmax(logits, axis=-1), None))
+                positive.append(ops.log_softmax(logits, axis=-1) + math.log(weight))
             else:
-                terms.append((ops.log_sigmoid(logits), ops.log_sigmoid(-logits)))
-        log_weights = [math.log(w) for w in self.teacher_weights]
-        positive = ops.logsumexp(
-            ops.stack([t[0] + lw for t, lw in zip(terms, log_weights)]), axis=0
-        )
+                positive.append(ops.log_sigmoid(logits) + math.log(weight))
+                negative.append(ops.log_sigmoid(-logits) + math.log(weight))
+        log_mean = ops.logsumexp(ops.stack(positive), axis=0)
         if self._mode == "softmax":
-            return positive
-        negative = ops.logsumexp(
-            ops.stack([t[1] + lw for t, lw in zip(terms, log_weights)]), axis=0
-        )
-        return positive - negative
+            return log_mean
+        return log_mean - ops.logsumexp(ops.stack(negative), axis=0)
 
     def compute_output_spec(self, inputs, training=None):
         return self.teachers[0].compute_output_spec(inputs)

@@ -1,0 +1,45 @@
+"""Padding masks of sequence outputs, as per-token weights for the distillation terms.
+
+Keras losses read the mask a model attaches to its outputs (an `Embedding`
+with `mask_zero=True`, a `Masking` layer) and average over the valid tokens.
+The distillation and feature losses get the same treatment through the
+weights computed here.
+"""
+
+from keras import ops
+
+
+def keras_mask(outputs):
+    """The Keras mask attached to `outputs`, or `None` (every backend)."""
+    try:
+        from keras.src.backend.common.masking import get_keras_mask
+    except ImportError:  # pragma: no cover - older or newer Keras layouts
+        return getattr(outputs, "_keras_mask", None)
+    return get_keras_mask(outputs)
+
+
+def masked_weights(sample_weight, mask):
+    """Per-token weights whose batch mean is the mean over the valid tokens.
+
+    As `keras.losses.Loss` does: each valid token gets `total / valid`,
+    padding gets 0, times `sample_weight` (per sample or per token) when
+    given. Without a mask, `sample_weight` is returned as it is.
+
+    Args:
+        sample_weight: `None`, per-sample `(batch,)` or per-token
+            `(batch, time)` weights.
+        mask: `None` or a boolean `(batch, time)` mask.
+    """
+    if mask is None:
+        return sample_weight
+    mask = ops.cast(mask, "float32")
+    total = ops.cast(ops.size(mask), "float32")
+    weights = mask * ops.divide_no_nan(total, ops.sum(mask))
+    if sample_weight is None:
+        return weights
+    sample_weight = ops.cast(sample_weight, "float32")
+    while len(sample_weight.shape) > len(weights.shape):
+        sample_weight = ops.squeeze(sample_weight, axis=-1)
+    while len(sample_weight.shape) < len(weights.shape):
+        sample_weight = ops.expand_dims(sample_weight, axis=-1)
+    return weights * sample_weight
