@@ -1,0 +1,203 @@
+"""Token-level distillation of a causal transformer: benchmarks/results/features.md (last section).
+
+A character-level language model on text shipped with Python itself (the
+source of standard-library modules, read with `inspect`; nothing is
+downloaded). The corpus is cut into lines grouped into chunks of varying
+length, padded with token 0 and masked (`Embedding(mask_zero=True)`), so the
+per-token losses average over real characters only.
+
+For each seed: a teacher (3 blocks, width 96) and, from the same
+initialisation, a student (1 block, width 48) trained alone and distilled
+(online teacher; and from a top-k TeacherCache per token). Reported:
+held-out perplexity per character (exp of the mean negative log-likelihood
+over valid tokens of modules the models never saw).
+
+    python benchmarks/token_distillation.py --seeds 0 1 2
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_distill as kd
+
+TRAIN_MODULES = (
+    "argparse", "difflib", "textwrap", "json.decoder", "json.encoder", "email.message",
+    "configparser", "dataclasses", "fractions", "string", "shlex", "calendar",
+)
+TEST_MODULES = ("csv", "heapq", "bisect", "statistics")
+LENGTH = 96
+VOCAB = 98  # 0 = padding, 1 = unknown, 2.. = printable ASCII and newline
+
+
+def encode(text):
+    ids = []
+    for ch in text:
+        code = 2 + (ord(ch) - 32) if 32 <= ord(ch) < 127 else (97 if ch == "\n" else 1)
+        ids.append(min(code, VOCAB - 1))
+    return ids
+
+
+def chunks(modules, seed):
+    """Token sequences of whole lines, LENGTH+1 long with padding, of varying length."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in modules:
+        lines = inspect.getsource(importlib.import_module(name)).splitlines(keepends=True)
+        current = []
+        target = rng.integers(LENGTH // 3, LENGTH + 1)
+        for line in lines:
+            ids = encode(line)[: LENGTH + 1]
+            if len(current) + len(ids) > target and current:
+                rows.append(current)
+                current, target = [], rng.integers(LENGTH // 3, LENGTH + 1)
+            current = current + ids
+        if current:
+            rows.append(current[: LENGTH + 1])
+    data = np.zeros((len(rows), LENGTH + 1), "int32")
+    for i, row in enumerate(rows):
+        data[i, : len(row)] = row[: LENGTH + 1]
+    x, y = data[:, :-1], data[:, 1:]
+    return x, y
+
+
+def transformer(width, blocks, heads, name):
+    inputs = keras.Input((LENGTH,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, width, mask_zero=True)(inputs)
+    positions = keras.layers.Embedding(LENGTH, width)(ops.arange(LENGTH)[None, :])
+    x = x + positions
+    for _ in range(blocks):
+        h = keras.layers.LayerNormalization()(x)
+        h = keras.layers.MultiHeadAttention(heads, width // heads)(h, h, use_causal_mask=True)
+        x = x + h
+        h = keras.layers.LayerNormalization()(x)
+        h = keras.layers.Dense(4 * width, activation="gelu")(h)
+        x = x + keras.layers.Dense(width)(h)
+    x = keras.layers.LayerNormalization()(x)
+    return keras.Model(inputs, keras.layers.Dense(VOCAB, name="logits")(x), name=name)
+
+
+def perplexity(model, x, y):
+    logits = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float64)
+    logits -= logits.max(-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_p, y[..., None], -1)[..., 0]
+    valid = x != 0
+    return float(math.exp(nll[valid].mean()))
+
+
+def _optimizer(steps, learning_rate):
+    return keras.optimizers.AdamW(
+        keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1)), weight_decay=0.01
+    )
+
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def run_seed(seed, args, data):
+    x_train, y_train, x_test, y_test = data
+    steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
+    keras.utils.set_random_seed(seed)
+    teacher = transformer(96, 3, 4, "teacher")
+    teacher.compile(_optimizer(args.teacher_epochs * math.ceil(len(x_train) / args.batch_size),
+                               1e-3), LOSS)
+    start = time.perf_counter()
+    teacher.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.teacher_epochs,
+                verbose=0)
+    result = {"teacher": {"perplexity": perplexity(teacher, x_test, y_test),
+                          "params": teacher.count_params(),
+                          "seconds": time.perf_counter() - start}}
+    keras.utils.set_random_seed(seed)
+    init = transformer(48, 1, 2, "student").get_weights()
+    cache = kd.TeacherCache.compute(teacher, x_train, top_k=args.top_k)
+    for method in ("alone", "distilled", "distilled_top_k"):
+        keras.utils.set_random_seed(seed)
+        student = transformer(48, 1, 2, "student")
+        student.set_weights(init)
+        start = time.perf_counter()
+        if method == "alone":
+            student.compile(_optimizer(steps, 2e-3), LOSS)
+            student.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        verbose=0)
+        else:
+            distiller = kd.Distiller(teacher, student)
+            distiller.compile(optimizer=_optimizer(steps, 2e-3), student_loss_fn=LOSS,
+                              alpha=args.alpha, temperature=args.temperature)
+            inputs = x_train if method == "distilled" else cache.inputs(x_train)
+            distiller.fit(inputs, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                          verbose=0)
+        result[method] = {"perplexity": perplexity(student, x_test, y_test),
+                          "params": student.count_params(),
+                          "seconds": time.perf_counter() - start}
+        print(f"seed {seed} {method}: {result[method]}", flush=True)
+    result["cache_mib"] = {"top_k": cache.nbytes / 2**20,
+                           "dense": len(x_train) * LENGTH * VOCAB * 4 / 2**20}
+    return result
+
+
+def table(results, args):
+    seeds = sorted(results)
+    lines = ["| model | params | held-out perplexity / character, mean (min to max) | per seed "
+             "| beats alone | s / run |", "|---|---:|---:|---|---:|---:|"]
+    for method in ("teacher", "alone", "distilled", "distilled_top_k"):
+        values = [results[s][method]["perplexity"] for s in seeds]
+        label = {"teacher": "teacher (3 blocks, width 96)", "alone": "student alone (1 block, width 48)",
+                 "distilled": "student distilled, online teacher",
+                 "distilled_top_k": f"student distilled, TeacherCache top_k={args.top_k}"}[method]
+        wins = ""
+        if method.startswith("distilled"):
+            wins = sum(results[s][method]["perplexity"] < results[s]["alone"]["perplexity"]
+                       for s in seeds)
+            wins = f"{wins}/{len(seeds)}"
+        seconds = statistics.mean(results[s][method]["seconds"] for s in seeds)
+        lines.append(
+            f"| {label} | {results[seeds[0]][method]['params']:,} | {statistics.mean(values):.3f} "
+            f"({min(values):.3f} to {max(values):.3f}) | {', '.join(f'{v:.3f}' for v in values)} "
+            f"| {wins} | {seconds:.0f} |")
+    mib = results[seeds[0]]["cache_mib"]
+    lines.append("")
+    lines.append(f"Top-{args.top_k} cache: {mib['top_k']:.1f} MiB vs {mib['dense']:.1f} MiB dense.")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--teacher-epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--alpha", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=8)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    x_train, y_train = chunks(TRAIN_MODULES, 0)
+    x_test, y_test = chunks(TEST_MODULES, 1)
+    print(f"{len(x_train)} training and {len(x_test)} held-out sequences; "
+          f"{int((x_train != 0).sum())} training characters", flush=True)
+    results = {}
+    for seed in args.seeds:
+        results[seed] = run_seed(seed, args, (x_train, y_train, x_test, y_test))
+        text = table(results, args)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(f"Command: `python benchmarks/token_distillation.py {' '.join(sys.argv[1:])}`"
+                        f"\n\nMachine: {os.cpu_count()} CPU cores; Keras backend "
+                        f"{keras.backend.backend()}.\n\n{text}\n\n```json\n"
+                        f"{json.dumps(results, indent=1)}\n```\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
