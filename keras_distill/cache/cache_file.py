@@ -1,8 +1,21 @@
 """Reading and atomically writing teacher-cache `.npz` files."""
 
+import os
+import zipfile
+import zlib
+
 import numpy as np
 
 from keras_distill.core import atomic_files
+from keras_distill.core.errors import CorruptFileError
+
+WHAT = "keras_distill teacher cache (.npz)"
+FIX = (
+    "Recompute it: TeacherCache.compute(teacher, x, path=...) writes a new one in its place "
+    "(a cache that cannot be loaded is recomputed)."
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def write(path, arrays):
@@ -21,6 +34,93 @@ def write(path, arrays):
 
 
 def read(path):
-    """Returns the arrays of the `.npz` file at `path` as a dict (no pickles)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+    """Returns the arrays of the `.npz` file at `path` as a dict (never unpickles).
+
+    Raises:
+        FileNotFoundError: Nothing is at `path`.
+        CorruptFileError: `path` is a folder, not an `.npz` archive, truncated
+            or damaged, or holds pickled objects.
+    """
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"No teacher cache at {path!r}.")
+    if os.path.isdir(path):
+        raise CorruptFileError(path, WHAT, "it is a folder", "Pass the .npz file itself.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as error:
+        raise CorruptFileError(path, WHAT, f"it cannot be opened ({error.strerror})", FIX) from None
+    if head.startswith(_NPY_MAGIC):
+        raise CorruptFileError(
+            path, WHAT, "it is a single NumPy array (.npy), not an .npz archive", FIX
+        )
+    if not head.startswith(_ZIP_MAGIC):
+        found = "it is empty" if not head else f"it does not start like a zip archive ({head!r})"
+        raise CorruptFileError(path, WHAT, f"{found}, so it is not an .npz archive", FIX)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except zipfile.BadZipFile as error:
+        reason = f"the archive is truncated or damaged ({error})"
+    except (zlib.error, EOFError) as error:
+        reason = f"an array in it is truncated or damaged ({type(error).__name__}: {error})"
+    except ValueError as error:
+        if "pickle" in str(error):
+            reason = "it holds pickled Python objects, which keras_distill never writes or loads"
+        else:
+            reason = f"an array in it cannot be read ({error})"
+    except OSError as error:
+        reason = f"it cannot be read ({error})"
+    raise CorruptFileError(path, WHAT, reason, FIX)
+
+
+def check_fields(path, fields):
+    """Checks that the arrays read from `path` form a teacher cache, before any is used.
+
+    Raises:
+        CorruptFileError: A field is missing, of the wrong type or shape, or
+            the logits hold NaN or inf.
+    """
+
+    def fail(reason):
+        raise CorruptFileError(path, WHAT, reason, FIX)
+
+    for name in ("fingerprint", "top_k", "num_classes", "format_version"):
+        if name not in fields:
+            fail(f"it has no {name!r} field (found {sorted(fields)})")
+        if np.ndim(fields[name]) != 0:
+            fail(f"its {name!r} field is not a single value")
+    for name in ("top_k", "num_classes", "format_version"):
+        if not np.issubdtype(fields[name].dtype, np.integer):
+            fail(f"its {name!r} field is not an integer")
+    classes, top_k = int(fields["num_classes"]), int(fields["top_k"])
+    if top_k:
+        for name in ("values", "indices", "fill"):
+            if name not in fields:
+                fail(f"it is a top-k cache without its {name!r} array")
+        values, indices, fill = fields["values"], fields["indices"], fields["fill"]
+        if values.shape != indices.shape or values.shape[-1:] != (top_k,):
+            fail(
+                f"its top-k arrays have shapes {values.shape} and {indices.shape}, expected "
+                f"(..., {top_k}) each"
+            )
+        if fill.shape != values.shape[:-1]:
+            fail(f"its 'fill' array has shape {fill.shape}, expected {values.shape[:-1]}")
+        if not np.issubdtype(indices.dtype, np.integer) or (
+            indices.size and (indices.min() < 0 or indices.max() >= classes)
+        ):
+            fail(f"its top-k indices are not class indices in [0, {classes})")
+        arrays = (values, fill)
+    else:
+        if "logits" not in fields:
+            fail("it has no 'logits' array")
+        logits = fields["logits"]
+        if logits.ndim < 2 or logits.shape[-1] != classes:
+            fail(f"its logits have shape {logits.shape}, expected (samples, ..., {classes})")
+        arrays = (fields["logits"],)
+    for array in arrays:
+        if not np.issubdtype(array.dtype, np.floating):
+            fail(f"its logits are of dtype {array.dtype}, not floating point")
+        if not np.isfinite(array).all():
+            fail(f"its logits hold {int((~np.isfinite(array)).sum())} NaN or inf values")

@@ -4,7 +4,6 @@ import json
 import numbers
 import os
 import warnings
-import zipfile
 
 import keras
 import numpy as np
@@ -18,7 +17,11 @@ from keras_distill.cache.views import label_views
 from keras_distill.cache.views import view_seeds
 from keras_distill.cache.views import views_part
 from keras_distill.core import cache_consistency as augmentation
+from keras_distill.core import data_checks
 from keras_distill.core import packed_inputs
+from keras_distill.core.errors import CorruptFileError
+from keras_distill.core.errors import InvalidDataError
+from keras_distill.core.errors import StaleCacheError
 from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import resolve_output_activation
 
@@ -160,6 +163,7 @@ class TeacherCache:
         if isinstance(teacher, Distiller):
             teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
         _check_arguments(teacher, x, batch_size, top_k)
+        data_checks.check_samples(x, "x")
         _check_top_k(teacher, top_k)
         check_views(views, augmentation, seed)
         logits_fn = _logits_fn(teacher, teacher_activation)
@@ -170,7 +174,7 @@ class TeacherCache:
         if path is not None and os.path.exists(path):
             try:
                 return cls.load(path, fingerprint=expected)
-            except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
+            except (ValueError, OSError) as error:
                 warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
         model = TeacherOutputs(logits_fn, top_k)
         model.compile(optimizer=None, jit_compile=jit_compile)
@@ -178,6 +182,7 @@ class TeacherCache:
             outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
         else:
             outputs = label_views(model, x, views, augmentation, seed, batch_size, verbose)
+        _check_teacher_outputs(outputs)
         cache = cls(
             outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,
             augmentation=augmentation,
@@ -212,6 +217,7 @@ class TeacherCache:
                 "that the cache belongs to them; a stale cache must not be reused."
             )
         fields = cache_file.read(path)
+        cache_file.check_fields(path, fields)
         stored = str(fields.pop("fingerprint"))
         top_k = int(fields.pop("top_k"))
         num_classes = int(fields.pop("num_classes"))
@@ -219,9 +225,21 @@ class TeacherCache:
         view_seed = int(fields.pop("view_seed", 0))
         augmentation = fields.pop("augmentation", None)
         if augmentation is not None:
-            augmentation = keras.saving.deserialize_keras_object(json.loads(str(augmentation)))
-        if int(fields.pop("format_version")) != fingerprint_lib.FORMAT_VERSION:
-            raise ValueError(f"{path!r} was written by another version of keras_distill.")
+            try:
+                augmentation = keras.saving.deserialize_keras_object(
+                    json.loads(str(augmentation)), safe_mode=True
+                )
+            except Exception as error:  # noqa: BLE001 - any failure means an unusable file
+                raise CorruptFileError(
+                    path, cache_file.WHAT, f"its view augmentation cannot be rebuilt ({error})",
+                    cache_file.FIX,
+                ) from None
+        version = int(fields.pop("format_version"))
+        if version != fingerprint_lib.FORMAT_VERSION:
+            raise StaleCacheError(
+                f"The cache {path!r} has format version {version}; this keras_distill reads "
+                f"version {fingerprint_lib.FORMAT_VERSION}. {cache_file.FIX}"
+            )
         if fingerprint is None:
             from keras_distill.distiller.distiller import Distiller
 
@@ -235,7 +253,7 @@ class TeacherCache:
                 teacher_part, fingerprint_lib.data_fingerprint(x)
             )
         if stored != fingerprint:
-            raise ValueError(
+            raise StaleCacheError(
                 f"The cache {path!r} is stale: it was computed from another teacher "
                 "(weights or output activation) or other inputs. Recompute it with "
                 "`TeacherCache.compute(teacher, x, path=...)`."
@@ -420,6 +438,19 @@ def _check_arguments(teacher, x, batch_size, top_k):
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _check_teacher_outputs(outputs):
+    arrays = [outputs["values"], outputs["fill"]] if isinstance(outputs, dict) else [outputs]
+    for array in arrays:
+        try:
+            data_checks.check_finite(array, "The teacher's logits", "samples")
+        except InvalidDataError as error:
+            raise InvalidDataError(
+                f"{error} The inputs are finite, so the teacher itself emits NaN or inf: "
+                "check its weights (a diverged training run?) or its last layers. No cache "
+                "was written."
+            ) from None
 
 
 def _check_top_k(teacher, top_k):

@@ -62,17 +62,11 @@ def _fail(message, status=2):
 
 
 def _load_arrays(path, flag):
-    import numpy as np
+    from keras_distill.core.array_files import load_arrays
 
-    if not os.path.isfile(path):
-        raise ValueError(f"{flag} {path!r} does not exist.")
     if not path.endswith((".npy", ".npz")):
         raise ValueError(f"{flag} {path!r} must be a .npy or .npz file.")
-    data = np.load(path, allow_pickle=False)
-    if path.endswith(".npy"):
-        return data
-    arrays = [data[key] for key in data.files]
-    return arrays[0] if len(arrays) == 1 else arrays
+    return load_arrays(path, flag)
 
 
 def _options(args):
@@ -105,19 +99,19 @@ def _options(args):
 
 
 def _load_model(path, unsafe):
-    import keras
+    from keras_distill.core.model_files import load_keras_model
 
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) and not os.path.isdir(path):
         raise ValueError(f"MODEL {path!r} does not exist.")
     if not path.endswith(".keras"):
         raise ValueError(f"MODEL {path!r} must be a .keras file.")
     try:
-        return keras.saving.load_model(path, safe_mode=not unsafe)
+        return load_keras_model(path, safe_mode=not unsafe, argument="MODEL")
     except ValueError as error:
-        if not unsafe and "safe_mode" in str(error):
+        if not unsafe and "safe_mode=False" in str(error):
             raise ValueError(
-                f"{error}\nPass --unsafe to load it anyway, if you trust the file."
-            ) from error
+                str(error).replace("Load it with safe_mode=False", "Pass --unsafe")
+            ) from None
         raise
 
 

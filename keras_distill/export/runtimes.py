@@ -5,10 +5,12 @@ exported with, and returns `run(flat_inputs) -> list of numpy outputs`,
 outputs in the order `keras.tree.flatten` gives the Keras model's outputs.
 """
 
+import os
 import re
 
 import numpy as np
 
+from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export.dependencies import import_optional
 
@@ -107,3 +109,36 @@ RUNNERS = {
     "tflite": tflite_runner,
     "onnx": onnx_runner,
 }
+
+_WHAT = {"saved_model": "SavedModel", "tflite": "TFLite model", "onnx": "ONNX model"}
+
+
+def open_runner(format, path, specs):
+    """`RUNNERS[format](path, specs)`, with a typed error for a missing or damaged file.
+
+    Raises:
+        FileNotFoundError: Nothing is at `path`.
+        CorruptFileError: The runtime cannot load the file.
+    """
+    path = os.fspath(path)
+    what = _WHAT[format]
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"No {what} at {path!r}: was it moved or deleted after export?")
+    expects_folder = format == "saved_model"
+    if os.path.isdir(path) != expects_folder:
+        kind = "a folder" if os.path.isdir(path) else "a file"
+        raise CorruptFileError(
+            path, what, f"it is {kind}", f"Pass the path the exporter returned ({format})."
+        )
+    try:
+        return RUNNERS[format](path, specs)
+    except ImportError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every runtime has its own error types
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise CorruptFileError(
+            path, what,
+            f"its runtime cannot load it ({type(error).__name__}: {message[:300]})",
+            "Export the model again (exports are written atomically, so a damaged file was "
+            "changed after it was written).",
+        ) from None

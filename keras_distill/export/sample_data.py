@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_distill.core import data_checks
+from keras_distill.core.errors import InvalidDataError
 from keras_distill.export import signature
 
 # Most samples read from a `tf.data.Dataset`, which may repeat forever.
@@ -35,7 +37,7 @@ def _from_dataset(model, dataset, argument, limit):
         if count >= limit:
             break
     if columns is None:
-        raise ValueError(f"`{argument}` is an empty dataset.")
+        raise InvalidDataError(f"`{argument}` is an empty dataset.")
     return [np.concatenate(column)[:limit] for column in columns]
 
 
@@ -44,7 +46,7 @@ def _fit_to_spec(array, spec, argument):
     if array.ndim == rank - 1:
         array = array[None]
     if array.ndim != rank or tuple(array.shape[1:]) != tuple(spec.shape[1:]):
-        raise ValueError(
+        raise InvalidDataError(
             f"`{argument}` input {spec.name!r} must have shape (batch,) + "
             f"{tuple(spec.shape[1:])}. Received shape {array.shape}."
         )
@@ -75,12 +77,15 @@ def flat_samples(model, specs, data, argument, limit=None):
         arrays = signature.flatten_inputs(model, data, argument)
     arrays = [_fit_to_spec(a, spec, argument) for a, spec in zip(arrays, specs)]
     if len({len(a) for a in arrays}) != 1:
-        raise ValueError(
+        raise InvalidDataError(
             f"`{argument}`: every input needs the same number of samples. Received "
             f"{[len(a) for a in arrays]}."
         )
     if len(arrays[0]) == 0:
-        raise ValueError(f"`{argument}` holds no samples.")
+        raise InvalidDataError(f"`{argument}` holds no samples.")
+    for array, spec in zip(arrays, specs):
+        where = f"`{argument}`" if len(arrays) == 1 else f"`{argument}` input {spec.name!r}"
+        data_checks.check_finite(array, where, "samples")
     return [a[:limit] for a in arrays]
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_distill.core import atomic_files as atomic
+from keras_distill.core.errors import KerasDistillError
 from keras_distill.export import runtimes
 from keras_distill.export import sample_data
 from keras_distill.export import signature
@@ -23,7 +24,7 @@ DEFAULT_TOLERANCES = {
 LATENCY_SAMPLES = 20
 
 
-class ExportVerificationError(Exception):
+class ExportVerificationError(KerasDistillError):
     """An exported artifact does not reproduce the Keras model within tolerance.
 
     The artifact is not left at the target path. `error.result` holds the
@@ -147,7 +148,7 @@ def report(
     )
     if not verify:
         return result
-    run = runtimes.RUNNERS[format](staged, specs)
+    run = runtimes.open_runner(format, staged, specs)
     actual = [np.asarray(a, "float64") for a in run(samples)]
     expected = [np.asarray(e, "float64") for e in keras_outputs(model, samples)]
     result.num_samples = len(samples[0])

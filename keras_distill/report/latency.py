@@ -107,5 +107,5 @@ def artifact_latency_ms(result, model, x, num_samples=100):
     _check_num_samples(num_samples)
     specs = signature.input_specs(model)
     arrays = sample_data.flat_samples(model, specs, x, "x", limit=num_samples)
-    run = runtimes.RUNNERS[result.format](result.path, specs)
+    run = runtimes.open_runner(result.format, result.path, specs)
     return _median_ms(run, list(sample_data.single_samples(arrays)))
