@@ -3,6 +3,7 @@
 import keras
 
 from keras_distill.api_export import register
+from keras_distill.core import atomic_files
 
 
 @register
@@ -56,4 +57,26 @@ class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
             )
         # ModelCheckpoint reads `self.model` only to save it; the logs it
         # monitors come from the Distiller's `fit`.
-        super().set_model(model.student)
+        super().set_model(_AtomicSaves(model.student))
+
+
+class _AtomicSaves:
+    """A model whose `save`/`save_weights` write beside the target, then rename.
+
+    A process killed while a checkpoint is written leaves the previous
+    checkpoint in place, never a truncated file.
+    """
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        with atomic_files.staged_path(filepath, overwrite=overwrite) as staged:
+            self._model.save(staged, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        with atomic_files.staged_path(filepath, overwrite=overwrite) as staged:
+            self._model.save_weights(staged, **kwargs)

@@ -1,6 +1,7 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
 import contextlib
+import os
 import warnings
 
 import keras
@@ -10,6 +11,7 @@ from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
 from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.core import argument_validation as validation
+from keras_distill.core import atomic_files
 from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
 from keras_distill.core import packed_inputs
@@ -560,20 +562,26 @@ class Distiller(keras.Model):
                 "temperature=...)` before `fit` or `evaluate`."
             )
 
-    def save(self, filepath, *args, **kwargs):
-        """Saves the Distiller (`.keras`), without the teacher's or student's own optimizers.
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the Distiller (`.keras`) atomically, without the sub-models' own optimizers.
 
-        A teacher or student compiled on its own carries an optimizer whose
-        state the Distiller never uses (its own optimizer trains the
-        student); it is left out of the file and stays on the models.
+        The file is written beside `filepath` and renamed into place: a crash
+        mid-save leaves the previous file. A teacher or student compiled on
+        its own carries an optimizer whose state the Distiller never uses
+        (its own optimizer trains the student); it is left out of the file
+        and stays on the models.
         """
+        if self.optimizer is not None and not self.optimizer.built:
+            # Saved built, so loading compiles to the same optimizer variables
+            # (no "Skipping variable loading for optimizer" warning).
+            self.optimizer.build(self.trainable_variables)
         with self._without_submodel_optimizers():
-            return super().save(filepath, *args, **kwargs)
+            _save_atomically(super().save, filepath, overwrite, kwargs)
 
-    def save_weights(self, filepath, *args, **kwargs):
-        """Saves the Distiller's weights, without the teacher's or student's own optimizers."""
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves the Distiller's weights atomically, without the sub-models' own optimizers."""
         with self._without_submodel_optimizers():
-            return super().save_weights(filepath, *args, **kwargs)
+            _save_atomically(super().save_weights, filepath, overwrite, kwargs)
 
     @contextlib.contextmanager
     def _without_submodel_optimizers(self):
@@ -627,6 +635,16 @@ class Distiller(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
+
+
+def _save_atomically(save, filepath, overwrite, kwargs):
+    """`save(filepath)` through a staged copy renamed into place (local paths)."""
+    local = isinstance(filepath, (str, os.PathLike)) and "://" not in os.fspath(filepath)
+    if not local or (not overwrite and os.path.exists(filepath)):
+        # Remote paths, and Keras's own overwrite prompt, go to Keras unchanged.
+        return save(filepath, overwrite=overwrite, **kwargs)
+    with atomic_files.staged_path(filepath, overwrite=True) as staged:
+        save(staged, overwrite=True, **kwargs)
 
 
 def _local_mean(share, correction):
