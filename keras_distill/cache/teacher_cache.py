@@ -443,14 +443,14 @@ def _check_arguments(teacher, x, batch_size, top_k):
 def _check_teacher_outputs(outputs):
     arrays = [outputs["values"], outputs["fill"]] if isinstance(outputs, dict) else [outputs]
     for array in arrays:
-        try:
-            data_checks.check_finite(array, "The teacher's logits", "samples")
-        except InvalidDataError as error:
+        finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+        if not finite.all():
             raise InvalidDataError(
-                f"{error} The inputs are finite, so the teacher itself emits NaN or inf: "
-                "check its weights (a diverged training run?) or its last layers. No cache "
-                "was written."
-            ) from None
+                f"The teacher emits NaN or inf logits for {int((~finite).sum())} of "
+                f"{len(array)} samples (first: index {int(np.flatnonzero(~finite)[0])}) although "
+                "the inputs are finite: check its weights (a diverged training run?) or its last "
+                "layers. No cache was written."
+            )
 
 
 def _check_top_k(teacher, top_k):

@@ -41,13 +41,14 @@ def _from_dataset(model, dataset, argument, limit):
     return [np.concatenate(column)[:limit] for column in columns]
 
 
-def _fit_to_spec(array, spec, argument):
+def _fit_to_spec(array, spec, argument, single):
     rank = len(spec.shape)
     if array.ndim == rank - 1:
         array = array[None]
     if array.ndim != rank or tuple(array.shape[1:]) != tuple(spec.shape[1:]):
+        where = f"`{argument}`" if single else f"`{argument}` input {spec.name!r}"
         raise InvalidDataError(
-            f"`{argument}` input {spec.name!r} must have shape (batch,) + "
+            f"{where} must have shape (batch,) + "
             f"{tuple(spec.shape[1:])}. Received shape {array.shape}."
         )
     return array.astype(spec.dtype.as_numpy_dtype)
@@ -75,7 +76,7 @@ def flat_samples(model, specs, data, argument, limit=None):
         arrays = _from_dataset(model, data, argument, limit or MAX_DATASET_SAMPLES)
     else:
         arrays = signature.flatten_inputs(model, data, argument)
-    arrays = [_fit_to_spec(a, spec, argument) for a, spec in zip(arrays, specs)]
+    arrays = [_fit_to_spec(a, spec, argument, len(specs) == 1) for a, spec in zip(arrays, specs)]
     if len({len(a) for a in arrays}) != 1:
         raise InvalidDataError(
             f"`{argument}`: every input needs the same number of samples. Received "
