@@ -25,8 +25,10 @@ def export_onnx(
 
     tf2onnx converts the student's inference function (`training=False`),
     traced with one named input per model input and a dynamic batch
-    dimension (`tf2onnx.convert.from_function`; `from_keras` does not
-    support Keras 3 models).
+    dimension, after every captured value is frozen to a constant: the file
+    takes only the model's inputs, also for layers whose state Keras keeps
+    outside variables (an adapted `Normalization`). (`from_keras` does not
+    support Keras 3 models.)
 
     Args:
         model: A `keras_distill.Distiller` (its student is exported, never
@@ -70,12 +72,15 @@ def export_onnx(
     with atomic.staged_path(path, overwrite) as staged:
         # Grappler, run by tf2onnx, logs its sessions from C++.
         with quiet_native_output():
-            tf2onnx.convert.from_function(
-                signature.serving_function(student, specs),
-                input_signature=specs,
+            graph_def, inputs, outputs = signature.frozen_graph(student, specs)
+            tf2onnx.convert.from_graph_def(
+                graph_def,
+                input_names=inputs,
+                output_names=outputs,
                 opset=opset,
                 output_path=staged,
             )
+        _name_inputs_like_keras(staged)
         return verification.report(
             student,
             specs,
@@ -88,3 +93,20 @@ def export_onnx(
             rtol=rtol,
             min_agreement=min_agreement,
         )
+
+
+def _name_inputs_like_keras(path):
+    """Renames graph inputs `image:0` to `image`, the model's own input names."""
+    import onnx
+
+    proto = onnx.load(path)
+    renames = {i.name: i.name[: -len(":0")] for i in proto.graph.input if i.name.endswith(":0")}
+    if not renames:
+        return
+    for value in proto.graph.input:
+        value.name = renames.get(value.name, value.name)
+    for node in proto.graph.node:
+        for index, name in enumerate(node.input):
+            if name in renames:
+                node.input[index] = renames[name]
+    onnx.save(proto, path)

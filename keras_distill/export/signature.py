@@ -152,6 +152,29 @@ def serving_function(model, specs):
     return tf.function(serve, input_signature=specs, autograph=False)
 
 
+def frozen_graph(model, specs):
+    """The serving function as a GraphDef with every captured value frozen to a constant.
+
+    Variables and captured tensors (such as an adapted `Normalization`
+    layer's mean and variance, which Keras keeps as tensors, not variables)
+    become constants, so converters see only the model's own inputs.
+
+    Returns:
+        `(graph_def, input_names, output_names)`.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    concrete = serving_function(model, specs).get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+    return (
+        frozen.graph.as_graph_def(),
+        [t.name for t in frozen.inputs],
+        [t.name for t in frozen.outputs],
+    )
+
+
 def _flatten_like(structure, data, argument):
     if isinstance(structure, _Input):
         return [data]
