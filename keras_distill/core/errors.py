@@ -36,3 +36,17 @@ class TargetWriteError(KerasDistillError, OSError):
 
     The target is left as it was.
     """
+
+
+class ExportConversionError(KerasDistillError, ValueError):
+    """A converter cannot turn the model into the requested format.
+
+    Attributes:
+        ops: The unsupported operations, as the converter names them.
+        layers: The model's layers they come from, where known.
+    """
+
+    def __init__(self, message, ops=(), layers=()):
+        super().__init__(message)
+        self.ops = list(ops)
+        self.layers = list(layers)

@@ -11,6 +11,23 @@ def _size(num_bytes):
     return f"{num_bytes / 1024**2:.1f} MiB"
 
 
+def _interval(interval):
+    if interval is None:
+        return ""
+    return f" (95% CI {100 * interval[0]:.2f}-{100 * interval[1]:.2f}%)"
+
+
+def wilson_interval(successes, n, z=1.959964):
+    """95% Wilson score interval of a proportion `successes / n`."""
+    if n == 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denominator
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denominator
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
 @dataclasses.dataclass
 class ExportResult:
     """The artifact an exporter wrote and its verification against Keras.
@@ -32,6 +49,12 @@ class ExportResult:
         latency_ms: Mean single-sample inference time in the runtime, in
             milliseconds.
         num_samples: How many samples were compared.
+        agreement_interval: 95% Wilson confidence interval `(low, high)` of
+            the top-1 agreement over `num_samples`: how sure the measured
+            agreement is (64 samples cannot tell 95% from 98%).
+        batch_size: `None` for a dynamic batch dimension; `1` when the
+            artifact takes one sample per call (TFLite models with recurrent
+            layers, whose loops need a static shape).
     """
 
     path: str
@@ -43,6 +66,8 @@ class ExportResult:
     agreement: float = None
     latency_ms: float = None
     num_samples: int = 0
+    agreement_interval: tuple = None
+    batch_size: int = None
 
     @property
     def verified(self):
@@ -63,8 +88,11 @@ class ExportResult:
                 f"max_abs_diff={self.max_abs_diff:.3g}",
                 f"mean_abs_diff={self.mean_abs_diff:.3g}",
                 "agreement="
-                + ("n/a" if self.agreement is None else f"{100 * self.agreement:.2f}%"),
+                + ("n/a" if self.agreement is None else f"{100 * self.agreement:.2f}%"
+                   + _interval(self.agreement_interval)),
                 f"latency={self.latency_ms:.3f} ms",
                 f"samples={self.num_samples}",
             ]
+        if self.batch_size is not None:
+            fields.append(f"batch_size={self.batch_size}")
         return f"ExportResult({', '.join(fields)})"

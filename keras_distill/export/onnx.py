@@ -2,6 +2,7 @@
 
 from keras_distill.core import atomic_files as atomic
 from keras_distill.core.native_output import quiet_native_output
+from keras_distill.export import conversion_errors
 from keras_distill.export import signature
 from keras_distill.export import verification
 from keras_distill.export.dependencies import import_optional
@@ -81,6 +82,7 @@ def export_onnx(
                 output_path=staged,
             )
         _name_inputs_like_keras(staged)
+        _check_supported(staged, student)
         return verification.report(
             student,
             specs,
@@ -110,3 +112,12 @@ def _name_inputs_like_keras(path):
             if name in renames:
                 node.input[index] = renames[name]
     onnx.save(proto, path)
+
+
+def _check_supported(path, model):
+    """Raises `ExportConversionError` when TensorFlow ops were left unconverted."""
+    import onnx
+
+    error = conversion_errors.onnx_unsupported(onnx.load(path), model)
+    if error is not None:
+        raise error

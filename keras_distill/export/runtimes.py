@@ -62,11 +62,22 @@ def tflite_runner(path, specs):
     input_details = runner.get_input_details()
     output_details = runner.get_output_details()
     # The signature lists inputs alphabetically, under the names of `specs`.
-    input_names = [spec.name for spec in specs]
+    input_names = [spec.name for spec in specs] or sorted(input_details)
     output_names = sorted(output_details, key=_natural_key)
+    fixed_batch = any(
+        list(d.get("shape_signature", d["shape"]))[:1] == [1] for d in input_details.values()
+    )
     allocated = []
 
     def run(flat_inputs):
+        if fixed_batch and len(flat_inputs[0]) != 1:
+            # An artifact exported with a batch of 1 (recurrent layers) runs
+            # one sample per call.
+            parts = [run_batch([a[i : i + 1] for a in flat_inputs]) for i in range(len(flat_inputs[0]))]
+            return [np.concatenate(outputs) for outputs in zip(*parts)]
+        return run_batch(flat_inputs)
+
+    def run_batch(flat_inputs):
         feed = {}
         for name, array in zip(input_names, flat_inputs):
             details = input_details[name]

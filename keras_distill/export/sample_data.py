@@ -10,6 +10,9 @@ from keras_distill.export import signature
 MAX_DATASET_SAMPLES = 1000
 # How many samples verification compares when none are given.
 DEFAULT_NUM_SAMPLES = 64
+# The most samples verification compares (from `sample_inputs` or the
+# calibration data): enough for a tight agreement interval, still seconds.
+MAX_VERIFY_SAMPLES = 1000
 
 
 def _dataset_inputs(model, element, argument):

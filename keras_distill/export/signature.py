@@ -162,12 +162,14 @@ def frozen_graph(model, specs):
     Returns:
         `(graph_def, input_names, output_names)`.
     """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     concrete = serving_function(model, specs).get_concrete_function()
-    frozen = convert_variables_to_constants_v2(concrete)
+    # As tf2onnx freezes functions itself: control flow (RNN loops) kept as
+    # functional While ops, which converters map to loops.
+    frozen = convert_variables_to_constants_v2(
+        concrete, lower_control_flow=False, aggressive_inlining=True
+    )
     return (
         frozen.graph.as_graph_def(),
         [t.name for t in frozen.inputs],

@@ -5,6 +5,7 @@ import warnings
 
 from keras_distill.core import atomic_files as atomic
 from keras_distill.core.native_output import quiet_native_output
+from keras_distill.export import conversion_errors
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
 from keras_distill.export import signature
@@ -92,6 +93,31 @@ def convert_tflite(
             return converter.convert()
 
 
+def _convert(model, specs, quantization, calibration, int8_io, allow_select_tf_ops):
+    """`(flatbuffer, batch_size)`: a dynamic batch, else (recurrent loops) a batch of 1."""
+    import tensorflow as tf
+
+    try:
+        return convert_tflite(
+            model, specs, quantization, calibration, int8_io, allow_select_tf_ops
+        ), None
+    except Exception as error:  # noqa: BLE001 - the converter raises its own ConverterError
+        if type(error).__name__ != "ConverterError":
+            raise
+        if "TensorList" not in str(error) or allow_select_tf_ops:
+            raise conversion_errors.tflite_error(error, model) from None
+    # Loops over a dynamic batch (GRU, LSTM) need static shapes in TFLite.
+    fixed = [tf.TensorSpec((1,) + tuple(s.shape[1:]), s.dtype, s.name) for s in specs]
+    try:
+        return convert_tflite(
+            model, fixed, quantization, calibration, int8_io, allow_select_tf_ops
+        ), 1
+    except Exception as error:  # noqa: BLE001
+        if type(error).__name__ != "ConverterError":
+            raise
+        raise conversion_errors.tflite_error(error, model) from None
+
+
 def export_tflite(
     model,
     path,
@@ -114,6 +140,10 @@ def export_tflite(
     `shape_signature` `[-1, ...]`; a signature runner resizes them to each
     call's batch, and with the plain interpreter API call
     `resize_tensor_input` then `allocate_tensors` for another batch size.
+    Models with recurrent layers (GRU, LSTM), whose loops TFLite needs with
+    static shapes, are exported with a batch of 1 (`result.batch_size == 1`:
+    one sample per call). Ops the builtins lack raise an
+    `ExportConversionError` naming the op, the layer and the fix.
 
     Args:
         model: A `keras_distill.Distiller` (its student is exported, never
@@ -175,7 +205,7 @@ def export_tflite(
         )
     samples = verification.choose_samples(student, specs, sample_inputs, calibration)
     with atomic.staged_path(path, overwrite) as staged:
-        flatbuffer = convert_tflite(
+        flatbuffer, batch_size = _convert(
             student, specs, quantization, calibration, int8_io, allow_select_tf_ops
         )
         with open(staged, "wb") as f:
@@ -192,4 +222,5 @@ def export_tflite(
             atol=atol,
             rtol=rtol,
             min_agreement=min_agreement,
+            batch_size=batch_size,
         )

@@ -6,11 +6,14 @@ import keras
 import numpy as np
 
 from keras_distill.core import atomic_files as atomic
+from keras_distill.core.errors import CorruptFileError
+from keras_distill.core.errors import ExportConversionError
 from keras_distill.core.errors import KerasDistillError
 from keras_distill.export import runtimes
 from keras_distill.export import sample_data
 from keras_distill.export import signature
 from keras_distill.export.export_result import ExportResult
+from keras_distill.export.export_result import wilson_interval
 
 # Default `(atol, rtol, min_agreement)` per quantization. Float artifacts must
 # match Keras element-wise; quantized ones are judged on top-1 agreement.
@@ -43,13 +46,16 @@ def keras_outputs(model, flat_inputs):
 
 
 def _agreement(actual, expected):
-    """Smallest top-1 agreement over the classifier outputs, or `None`."""
-    rates = [
-        float(np.mean(np.argmax(a, axis=-1) == np.argmax(e, axis=-1)))
+    """`(rate, matches, total)` of the classifier output agreeing least, or `None`."""
+    counts = [
+        (int(np.sum(np.argmax(a, axis=-1) == np.argmax(e, axis=-1))), int(np.prod(e.shape[:-1])))
         for a, e in zip(actual, expected)
         if e.ndim >= 2 and e.shape[-1] > 1
     ]
-    return min(rates) if rates else None
+    if not counts:
+        return None
+    matches, total = min(counts, key=lambda c: c[0] / c[1])
+    return matches / total, matches, total
 
 
 def _latency_ms(run, arrays):
@@ -82,10 +88,12 @@ def _failures(actual, expected, agreement, atol, rtol, min_agreement):
         )
         if not within:
             failures.append(f"outputs differ by more than atol={atol:g} + rtol={rtol:g}")
-    if agreement is not None and agreement < min_agreement:
+    if agreement is not None and agreement[0] < min_agreement:
+        rate, matches, total = agreement
+        low, high = wilson_interval(matches, total)
         failures.append(
-            f"top-1 agreement {100 * agreement:.2f}% < min_agreement "
-            f"{100 * min_agreement:.2f}%"
+            f"top-1 agreement {100 * rate:.2f}% ({matches} of {total}; 95% CI "
+            f"{100 * low:.2f}-{100 * high:.2f}%) < min_agreement {100 * min_agreement:.2f}%"
         )
     return failures
 
@@ -94,9 +102,11 @@ def choose_samples(model, specs, sample_inputs=None, fallback=None):
     """The flat arrays to verify on: `sample_inputs`, else `fallback`'s first
     `DEFAULT_NUM_SAMPLES`, else random inputs drawn from `specs`."""
     if sample_inputs is not None:
-        return sample_data.flat_samples(model, specs, sample_inputs, "sample_inputs")
+        return sample_data.flat_samples(
+            model, specs, sample_inputs, "sample_inputs", limit=sample_data.MAX_VERIFY_SAMPLES
+        )
     if fallback is not None:
-        return [a[: sample_data.DEFAULT_NUM_SAMPLES] for a in fallback]
+        return [a[: sample_data.MAX_VERIFY_SAMPLES] for a in fallback]
     return sample_data.random_samples(specs)
 
 
@@ -112,6 +122,7 @@ def report(
     atol=None,
     rtol=None,
     min_agreement=None,
+    batch_size=None,
 ):
     """Describes the artifact at `staged`; runs it and compares with `model`.
 
@@ -145,10 +156,17 @@ def report(
         format=format,
         quantization=quantization,
         size_bytes=atomic.artifact_size(staged),
+        batch_size=batch_size,
     )
     if not verify:
         return result
-    run = runtimes.open_runner(format, staged, specs)
+    try:
+        run = runtimes.open_runner(format, staged, specs)
+    except CorruptFileError as error:
+        raise ExportConversionError(
+            f"The {format} converter produced a file its runtime rejects: {error}. Nothing was "
+            f"written to {path!r}."
+        ) from None
     actual = [np.asarray(a, "float64") for a in run(samples)]
     expected = [np.asarray(e, "float64") for e in keras_outputs(model, samples)]
     result.num_samples = len(samples[0])
@@ -162,9 +180,12 @@ def report(
     diffs = np.concatenate([np.abs(a - e).ravel() for a, e in zip(actual, expected)])
     result.max_abs_diff = float(diffs.max())
     result.mean_abs_diff = float(diffs.mean())
-    result.agreement = _agreement(actual, expected)
+    agreement = _agreement(actual, expected)
+    if agreement is not None:
+        result.agreement = agreement[0]
+        result.agreement_interval = wilson_interval(agreement[1], agreement[2])
     result.latency_ms = _latency_ms(run, samples)
-    failures = _failures(actual, expected, result.agreement, atol, rtol, min_agreement)
+    failures = _failures(actual, expected, agreement, atol, rtol, min_agreement)
     if failures:
         raise ExportVerificationError(
             f"The {format} artifact ({quantization or 'float32'}) does not reproduce "
