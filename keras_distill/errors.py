@@ -9,6 +9,7 @@ except keras_distill.errors.StaleCacheError:
 """
 
 from keras_distill.core.errors import CorruptFileError
+from keras_distill.core.errors import ExportConversionError
 from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import KerasDistillError
 from keras_distill.core.errors import StaleCacheError
@@ -21,5 +22,6 @@ __all__ = [
     "StaleCacheError",
     "InvalidDataError",
     "TargetWriteError",
+    "ExportConversionError",
     "ExportVerificationError",
 ]
