@@ -52,6 +52,10 @@ class ExportResult:
         agreement_interval: 95% Wilson confidence interval `(low, high)` of
             the top-1 agreement over `num_samples`: how sure the measured
             agreement is (64 samples cannot tell 95% from 98%).
+        float_layers: With `fallback=`, the layers kept in float in an int8
+            model (`[]` when full int8 met the target); `None` otherwise.
+        fallback_cost_bytes: What keeping `float_layers` in float adds to
+            the size of the fully int8 model.
         batch_size: `None` for a dynamic batch dimension; `1` when the
             artifact takes one sample per call (TFLite models with recurrent
             layers, whose loops need a static shape).
@@ -68,6 +72,8 @@ class ExportResult:
     num_samples: int = 0
     agreement_interval: tuple = None
     batch_size: int = None
+    float_layers: list = None
+    fallback_cost_bytes: int = None
 
     @property
     def verified(self):
@@ -93,6 +99,10 @@ class ExportResult:
                 f"latency={self.latency_ms:.3f} ms",
                 f"samples={self.num_samples}",
             ]
+        if self.float_layers is not None:
+            fields.append(
+                f"float_layers={self.float_layers}, fallback_cost={_size(self.fallback_cost_bytes)}"
+            )
         if self.batch_size is not None:
             fields.append(f"batch_size={self.batch_size}")
         return f"ExportResult({', '.join(fields)})"

@@ -1,5 +1,6 @@
 """Exporting a student as a TFLite (LiteRT) flatbuffer, optionally quantized."""
 
+import contextlib
 import tempfile
 import warnings
 
@@ -13,6 +14,27 @@ from keras_distill.export import verification
 from keras_distill.export.dependencies import import_optional
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+
+
+def _check_fallback(fallback, quantization, int8_io):
+    if fallback is None:
+        return
+    if quantization != "int8":
+        raise ValueError(
+            "`fallback` keeps layers of an int8 model in float; it needs "
+            f"quantization='int8'. Received: quantization={quantization!r}."
+        )
+    if int8_io:
+        raise ValueError("`fallback` cannot be combined with `int8_io=True`.")
+    if fallback != "auto" and (
+        isinstance(fallback, str)
+        or not isinstance(fallback, (list, tuple))
+        or not all(isinstance(name, str) for name in fallback)
+    ):
+        raise ValueError(
+            "`fallback` must be 'auto' or a list of layer names. Received: "
+            f"fallback={fallback!r}."
+        )
 
 
 def _check_options(quantization, representative_data, int8_io):
@@ -39,6 +61,55 @@ def _check_options(quantization, representative_data, int8_io):
         )
 
 
+def make_converter(
+    directory, specs, quantization=None, calibration=None, int8_io=False,
+    allow_select_tf_ops=False, allow_float_ops=False,
+):
+    """A configured `TFLiteConverter` for the SavedModel in `directory`.
+
+    Args:
+        directory: A SavedModel written by `saved_model.write_saved_model`.
+        specs: Its `tf.TensorSpec`s.
+        quantization: One of `QUANTIZATIONS`.
+        calibration: Flat input arrays for int8 calibration.
+        int8_io: Whether int8 models take and return int8 tensors.
+        allow_select_tf_ops: Whether TensorFlow ops may back builtins.
+        allow_float_ops: With int8, allow float builtins too (layers kept in
+            float by a fallback).
+    """
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+    int8_only = quantization == "int8" and not allow_float_ops
+    builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if int8_only else tf.lite.OpsSet.TFLITE_BUILTINS
+    converter.target_spec.supported_ops = [builtins] + (
+        [tf.lite.OpsSet.SELECT_TF_OPS] if allow_select_tf_ops else []
+    )
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization == "int8":
+        names = [spec.name for spec in specs]
+        converter.representative_dataset = lambda: (
+            dict(zip(names, sample)) for sample in sample_data.single_samples(calibration)
+        )
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter
+
+
+@contextlib.contextmanager
+def quiet_conversion():
+    """Silences the converter's native logs and the int8 calibrator's deprecation warning."""
+    with warnings.catch_warnings(), quiet_native_output():
+        # The int8 calibrator runs TensorFlow's own deprecated interpreter;
+        # its deprecation warning is not the caller's to act on.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        yield
+
+
 def convert_tflite(
     model,
     specs,
@@ -60,36 +131,12 @@ def convert_tflite(
     Returns:
         The flatbuffer, as `bytes`.
     """
-    import tensorflow as tf
-
     with tempfile.TemporaryDirectory(prefix="keras_distill_tflite_") as directory:
         saved_model.write_saved_model(model, specs, directory)
-        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-        builtins = (
-            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
-            if quantization == "int8"
-            else tf.lite.OpsSet.TFLITE_BUILTINS
+        converter = make_converter(
+            directory, specs, quantization, calibration, int8_io, allow_select_tf_ops
         )
-        converter.target_spec.supported_ops = [builtins] + (
-            [tf.lite.OpsSet.SELECT_TF_OPS] if allow_select_tf_ops else []
-        )
-        if quantization is not None:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantization == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        if quantization == "int8":
-            names = [spec.name for spec in specs]
-            converter.representative_dataset = lambda: (
-                dict(zip(names, sample))
-                for sample in sample_data.single_samples(calibration)
-            )
-        if int8_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        with warnings.catch_warnings(), quiet_native_output():
-            # The int8 calibrator runs TensorFlow's own deprecated interpreter;
-            # its deprecation warning is not the caller's to act on.
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        with quiet_conversion():
             return converter.convert()
 
 
@@ -131,6 +178,7 @@ def export_tflite(
     atol=None,
     rtol=None,
     min_agreement=None,
+    fallback=None,
 ):
     """Exports a student as a `.tflite` file and checks it in the LiteRT runtime.
 
@@ -174,6 +222,13 @@ def export_tflite(
             `atol`.
         min_agreement: Smallest allowed top-1 agreement. Defaults to `1.0`
             (float32), `0.999` (float16) or `0.99` (dynamic, int8).
+        fallback: With `"int8"`, layers to keep in float: `"auto"` finds
+            the layers whose quantization hurts most (the TFLite quantization
+            debugger's per-layer error) and keeps them in float, one more at
+            a time, until the top-1 agreement on the verification samples
+            reaches `min_agreement`; a list of layer names keeps those.
+            `result.float_layers` and `result.fallback_cost_bytes` say what
+            stayed float and what it cost. Defaults to `None` (all int8).
 
     Returns:
         An `ExportResult`.
@@ -193,6 +248,7 @@ def export_tflite(
     """
     signature.require_tensorflow_backend()
     _check_options(quantization, representative_data, int8_io)
+    _check_fallback(fallback, quantization, int8_io)
     if verify:
         import_optional("ai_edge_litert.interpreter", "Verifying a TFLite export")
     path = atomic.check_target(path, overwrite)
@@ -205,11 +261,31 @@ def export_tflite(
         )
     samples = verification.choose_samples(student, specs, sample_inputs, calibration)
     with atomic.staged_path(path, overwrite) as staged:
-        flatbuffer, batch_size = _convert(
-            student, specs, quantization, calibration, int8_io, allow_select_tf_ops
-        )
+        float_layers = int8_size = None
+        if fallback is None:
+            flatbuffer, batch_size = _convert(
+                student, specs, quantization, calibration, int8_io, allow_select_tf_ops
+            )
+        else:
+            from keras_distill.export import int8_fallback
+
+            target = verification.DEFAULT_TOLERANCES["int8"][2] if min_agreement is None \
+                else min_agreement
+            expected = verification.keras_outputs(student, samples)
+            flatbuffer, float_layers, int8_size = int8_fallback.convert_with_fallback(
+                student, specs, calibration, samples, expected, target, fallback
+            )
+            batch_size = None
         with open(staged, "wb") as f:
             f.write(flatbuffer)
+        if float_layers is not None:
+            result = verification.report(
+                student, specs, staged, path, "tflite", quantization=quantization,
+                verify=verify, samples=samples, atol=atol, rtol=rtol,
+                min_agreement=min_agreement,
+                float_layers=float_layers, fallback_cost_bytes=len(flatbuffer) - int8_size,
+            )
+            return result
         return verification.report(
             student,
             specs,

@@ -123,6 +123,8 @@ def report(
     rtol=None,
     min_agreement=None,
     batch_size=None,
+    float_layers=None,
+    fallback_cost_bytes=None,
 ):
     """Describes the artifact at `staged`; runs it and compares with `model`.
 
@@ -157,6 +159,8 @@ def report(
         quantization=quantization,
         size_bytes=atomic.artifact_size(staged),
         batch_size=batch_size,
+        float_layers=float_layers,
+        fallback_cost_bytes=fallback_cost_bytes,
     )
     if not verify:
         return result
@@ -190,7 +194,9 @@ def report(
         raise ExportVerificationError(
             f"The {format} artifact ({quantization or 'float32'}) does not reproduce "
             f"the Keras model: {'; '.join(failures)} (max_abs_diff="
-            f"{result.max_abs_diff:.3g} over {result.num_samples} samples). Nothing "
+            f"{result.max_abs_diff:.3g} over {result.num_samples} samples"
+            + (f"; layers kept in float: {float_layers}" if float_layers else "")
+            + "). Nothing "
             f"was written to {path!r}. Loosen `atol`/`rtol`/`min_agreement`, or "
             "pass `verify=False` to keep the artifact unchecked.",
             result,
