@@ -46,7 +46,8 @@ def export_saved_model(
         sample_inputs: Inputs to verify on, structured like the model inputs.
             Defaults to `None` (64 random samples).
         atol: Allowed absolute output difference. Defaults to `1e-5`.
-        rtol: Allowed relative output difference. Defaults to `1e-5`.
+        rtol: Allowed output difference relative to each sample's largest
+            output magnitude. Defaults to `1e-5`.
         min_agreement: Smallest allowed top-1 agreement. Defaults to `1.0`.
 
     Returns:

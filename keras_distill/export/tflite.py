@@ -218,8 +218,8 @@ def export_tflite(
             Defaults to `None` (the calibration data, or 64 random samples).
         atol: Allowed absolute output difference. Defaults to `1e-5` for
             float32, `None` (not checked) when quantized.
-        rtol: Allowed relative output difference. Defaults to `1e-5` with
-            `atol`.
+        rtol: Allowed output difference relative to each sample's largest
+            output magnitude. Defaults to `1e-5` with `atol`.
         min_agreement: Smallest allowed top-1 agreement. Defaults to `1.0`
             (float32), `0.999` (float16) or `0.99` (dynamic, int8).
         fallback: With `"int8"`, layers to keep in float: `"auto"` finds
