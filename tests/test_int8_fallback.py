@@ -43,7 +43,7 @@ def test_auto_fallback_meets_the_agreement_that_full_int8_misses(tmp_path, layer
     assert full.agreement < 0.99
     result = _export(model, x, tmp_path / "auto.tflite", fallback="auto")
     assert result.agreement >= 0.99
-    assert result.float_layers and set(result.float_layers) <= {l.name for l in model.layers}
+    assert result.float_layers and set(result.float_layers) <= {layer.name for layer in model.layers}
     # A LayerNormalization has no large weights: keeping it float costs a few bytes.
     assert 0 <= result.fallback_cost_bytes < 0.05 * result.size_bytes
     assert "float_layers=" in repr(result)

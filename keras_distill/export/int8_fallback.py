@@ -33,9 +33,10 @@ def _debugger(directory, specs, calibration, denylisted=()):
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylisted))
     # The debugger feeds its dataset positionally.
     dataset = lambda: (list(sample) for sample in sample_data.single_samples(calibration))  # noqa: E731
-    return tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=dataset, debug_options=options
-    )
+    with tflite.quiet_conversion():
+        return tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=dataset, debug_options=options
+        )
 
 
 def rank_layers(model, directory, specs, calibration):
