@@ -55,6 +55,26 @@ def test_qat_student_exports_to_verified_int8(setup, tmp_path):
     )
 
 
+def test_qat_student_exports_to_saved_model_and_onnx(setup, tmp_path):
+    import onnx
+
+    x, y, teacher, cache = setup
+    qat = kd.optimize.quantization_aware_distill(ot.student(), cache, (x, y), epochs=1, batch_size=32)
+    saved = kd.optimize.export_qat_saved_model(qat, tmp_path / "qat_sm", sample_inputs=x[:256])
+    assert saved.verified and saved.agreement >= 0.99 and saved.max_abs_diff < 1e-4
+    # ONNX Runtime runs the QDQ pairs as int8 kernels, rounding where TensorFlow's float
+    # simulation does not: a few near-ties of this synthetic task flip.
+    result = kd.optimize.export_qat_onnx(
+        qat, tmp_path / "qat.onnx", sample_inputs=x[:256], min_agreement=0.97
+    )
+    assert result.verified and result.quantization == "int8" and result.agreement >= 0.97
+    assert result.max_abs_diff < 0.1
+    ops = {node.op_type for node in onnx.load(result.path).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    with pytest.raises(TypeError, match="must be the QAT model"):
+        kd.optimize.export_qat_onnx(ot.student(), tmp_path / "plain.onnx")
+
+
 def test_pruned_then_qat_keeps_the_zeros(setup, tmp_path):
     x, y, _, cache = setup
     pruned = kd.optimize.prune_and_distill(
