@@ -57,12 +57,12 @@ def layer_norm_cnn():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1))
     h = inputs
-    for index, filters in enumerate((32, 64)):
+    for index, filters in enumerate((16, 32)):
         h = keras.layers.Conv2D(filters, 3, padding="same", name=f"conv{index + 1}")(h)
         h = keras.layers.LayerNormalization(name=f"layer_norm{index + 1}")(h)
         h = keras.layers.ReLU()(h)
-    h = keras.layers.Flatten()(h)
-    h = keras.layers.Dense(64, activation="relu", name="dense")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dense(256, activation="relu", name="dense")(h)
     model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(h))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])

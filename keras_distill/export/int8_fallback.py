@@ -2,9 +2,11 @@
 
 The TFLite quantization debugger measures, for every quantized tensor, the
 error quantization adds relative to its quantization step
-(`sqrt(mean squared error) / scale`). Layers are ranked by their worst
-tensor; the worst are kept in float one more at a time until the model's
-top-1 agreement with Keras reaches the target.
+(`sqrt(mean squared error) / scale`). The layers with the worst tensors are
+the candidates. A greedy search then keeps in float, one layer more per
+round, the candidate that brings the outputs closest to Keras's (mean
+squared error: smooth, unlike the agreement on a few hundred samples), until
+the top-1 agreement reaches the target.
 """
 
 import csv
@@ -20,8 +22,10 @@ from keras_distill.export import sample_data
 from keras_distill.export import saved_model
 from keras_distill.export import tflite
 
-# The most layers `fallback="auto"` keeps in float before giving up.
-MAX_FLOAT_LAYERS = 8
+# The layers (worst quantization error first) the search may keep in float,
+# and the most it keeps before giving up.
+MAX_CANDIDATES = 6
+MAX_FLOAT_LAYERS = 4
 
 
 def _debugger(directory, specs, calibration, denylisted=()):
@@ -64,7 +68,8 @@ def rank_layers(model, directory, specs, calibration):
     return [(layer, score, tensors) for layer, (score, tensors) in ranked]
 
 
-def _agreement(content, specs, samples, expected):
+def _evaluate(content, specs, samples, expected):
+    """`(top-1 agreement, mean squared output error)` of a candidate against Keras."""
     with tempfile.TemporaryDirectory(prefix="keras_distill_fallback_") as directory:
         path = os.path.join(directory, "candidate.tflite")
         with open(path, "wb") as f:
@@ -75,7 +80,8 @@ def _agreement(content, specs, samples, expected):
         for a, e in zip(outputs, expected)
         if e.ndim >= 2 and e.shape[-1] > 1
     ]
-    return min(rates) if rates else 1.0
+    error = float(np.mean([np.mean((np.asarray(a) - np.asarray(e)) ** 2) for a, e in zip(outputs, expected)]))
+    return (min(rates) if rates else 1.0), error
 
 
 def convert_with_fallback(model, specs, calibration, samples, expected, min_agreement, fallback):
@@ -104,16 +110,28 @@ def convert_with_fallback(model, specs, calibration, samples, expected, min_agre
                 )
             tensors = [t for name in fallback for t in by_name[name]]
             return _convert(directory, specs, calibration, tensors), list(fallback), len(full)
-        if _agreement(full, specs, samples, expected) >= min_agreement:
+        if _evaluate(full, specs, samples, expected)[0] >= min_agreement:
             return full, [], len(full)
-        kept = []
-        for layer, _, _ in ranked[:MAX_FLOAT_LAYERS]:
+        layers = conversion_errors.layer_names(model)
+        candidates = [layer for layer, _, _ in ranked if layer in layers][:MAX_CANDIDATES]
+        kept, best = [], (full, 0.0)
+        for _ in range(MAX_FLOAT_LAYERS):
+            trials = []
+            for layer in candidates:
+                if layer in kept:
+                    continue
+                tensors = [t for name in kept + [layer] for t in by_name[name]]
+                content = _convert(directory, specs, calibration, tensors)
+                agreement, error = _evaluate(content, specs, samples, expected)
+                trials.append((error, len(content), agreement, layer, content))
+            if not trials:
+                break
+            _, _, agreement, layer, content = min(trials, key=lambda t: (t[0], t[1]))
             kept.append(layer)
-            tensors = [t for name in kept for t in by_name[name]]
-            content = _convert(directory, specs, calibration, tensors)
-            if _agreement(content, specs, samples, expected) >= min_agreement:
-                return content, kept, len(full)
-        return content, kept, len(full)
+            best = (content, agreement)
+            if agreement >= min_agreement:
+                break
+        return best[0], kept, len(full)
 
 
 def _convert(directory, specs, calibration, denylisted):
