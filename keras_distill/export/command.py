@@ -12,6 +12,7 @@ TFLITE_FLAGS = {
     "representative_data": "--representative-data",
     "int8_io": "--int8-io",
     "allow_select_tf_ops": "--allow-select-tf-ops",
+    "fallback": "--fallback",
 }
 
 
@@ -41,6 +42,12 @@ def add_parser(subparsers):
     parser.add_argument("--sample-data", metavar="FILE", help="Inputs to verify on.")
     parser.add_argument("--int8-io", action="store_true", help="int8 input/output tensors.")
     parser.add_argument("--allow-select-tf-ops", action="store_true")
+    parser.add_argument(
+        "--fallback",
+        metavar="auto|LAYER,...",
+        help="With --quantize int8: keep the layers that quantize worst in float until "
+        "--min-agreement is met (auto), or the named layers.",
+    )
     parser.add_argument("--opset", type=int, help="ONNX opset (15-18).")
     parser.add_argument("--atol", type=float)
     parser.add_argument("--rtol", type=float)
@@ -69,6 +76,12 @@ def _load_arrays(path, flag):
     return load_arrays(path, flag)
 
 
+def _fallback(value):
+    if value is None or value == "auto":
+        return value
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 def _options(args):
     options = {
         "quantization": None if args.quantize in (None, "none") else args.quantize,
@@ -79,6 +92,7 @@ def _options(args):
         "atol": args.atol,
         "rtol": args.rtol,
         "min_agreement": args.min_agreement,
+        "fallback": _fallback(args.fallback),
     }
     if args.representative_data:
         options["representative_data"] = _load_arrays(
