@@ -571,10 +571,11 @@ class Distiller(keras.Model):
         (its own optimizer trains the student); it is left out of the file
         and stays on the models.
         """
-        if self.optimizer is not None and not self.optimizer.built:
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
             # Saved built, so loading compiles to the same optimizer variables
             # (no "Skipping variable loading for optimizer" warning).
-            self.optimizer.build(self.trainable_variables)
+            optimizer.build(self.trainable_variables)
         with self._without_submodel_optimizers():
             _save_atomically(super().save, filepath, overwrite, kwargs)
 
