@@ -26,6 +26,12 @@ class BatchMix(abc.ABC):
     Args:
         alpha: Concentration of the Beta(alpha, alpha) distribution of the
             shares; `1.0` draws them uniformly in [0, 1]. Defaults to `1.0`.
+
+    Example:
+
+    ```python
+    distiller = keras_distill.Distiller(teacher, student, mix=keras_distill.augment.MixUp(alpha=1.0))
+    ```
     """
 
     def __init__(self, alpha=1.0):

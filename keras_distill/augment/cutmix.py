@@ -19,6 +19,12 @@ class CutMix(BatchMix):
     Args:
         alpha: Shares follow Beta(alpha, alpha). Defaults to `1.0`.
 
+    Example:
+
+    ```python
+    distiller = keras_distill.Distiller(teacher, student, mix=keras_distill.augment.CutMix())
+    ```
+
     Reference:
         Yun, Han, Oh, Chun, Choe and Yoo, "CutMix: Regularization Strategy to
         Train Strong Classifiers with Localizable Features", ICCV 2019.

@@ -33,6 +33,18 @@ class ViewAugmentation(abc.ABC):
 
     Subclasses implement `augment(inputs, seeds)` with `keras.ops` only, so the
     same view comes out on every backend and in every process.
+
+    Example:
+
+    ```python
+    class Flip(keras_distill.augment.ViewAugmentation):
+        def augment(self, inputs, seeds):
+            flip = keras.ops.reshape(seeds % 2 == 1, (-1, 1, 1, 1))
+            return keras.ops.where(flip, keras.ops.flip(inputs, axis=2), inputs)
+
+
+    cache = keras_distill.TeacherCache.compute(teacher, x_train, views=4, augmentation=Flip())
+    ```
     """
 
     def __call__(self, inputs, seeds):

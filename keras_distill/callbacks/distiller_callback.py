@@ -18,6 +18,14 @@ class DistillerCallback(keras.callbacks.Callback):
     `set_model` checks the model, so passing the callback to the `fit` of a
     plain model fails before the first step with an error that says what to
     do. Subclasses reach the model as `self.distiller`.
+
+    Example:
+
+    ```python
+    class LogTemperature(keras_distill.callbacks.DistillerCallback):
+        def on_epoch_end(self, epoch, logs=None):
+            print(epoch, float(self.distiller.temperature))
+    ```
     """
 
     def set_model(self, model):

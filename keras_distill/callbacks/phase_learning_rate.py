@@ -22,6 +22,13 @@ class PhaseLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         schedule: The optimizer's `keras.optimizers.schedules.LearningRateSchedule`.
         override: The constant learning rate, or `-1.0` to follow `schedule`.
             Defaults to `-1.0`.
+
+    Example:
+
+    ```python
+    schedule = keras_distill.callbacks.PhaseLearningRate(keras.optimizers.schedules.CosineDecay(1e-3, 1000))
+    schedule.override.assign(1e-4)  # a constant from now on, without retracing
+    ```
     """
 
     def __init__(self, schedule, override=FOLLOW_SCHEDULE):

@@ -32,6 +32,8 @@ def wilson_interval(successes, n, z=1.959964):
 class ExportResult:
     """The artifact an exporter wrote and its verification against Keras.
 
+    Returned by every exporter; not built by hand.
+
     Verification runs the artifact in its own runtime (TensorFlow, the LiteRT
     interpreter or ONNX Runtime) on sample inputs and compares its outputs
     with the Keras model's. The metric fields are `None` when verification
@@ -59,6 +61,29 @@ class ExportResult:
         batch_size: `None` for a dynamic batch dimension; `1` when the
             artifact takes one sample per call (TFLite models with recurrent
             layers, whose loops need a static shape).
+
+    Args:
+        path: See Attributes.
+        format: See Attributes.
+        quantization: See Attributes.
+        size_bytes: See Attributes.
+        max_abs_diff: See Attributes.
+        mean_abs_diff: See Attributes.
+        agreement: See Attributes.
+        latency_ms: See Attributes.
+        num_samples: See Attributes.
+        agreement_interval: See Attributes.
+        batch_size: See Attributes.
+        float_layers: See Attributes.
+        fallback_cost_bytes: See Attributes.
+
+    Example:
+
+    ```python
+    result = keras_distill.export_onnx(student, "student.onnx", sample_inputs=x_val)
+    assert result.verified and result.max_abs_diff < 1e-5
+    print(result.size_bytes, result.latency_ms)
+    ```
     """
 
     path: str

@@ -32,6 +32,19 @@ class ExportVerificationError(KerasDistillError):
 
     The artifact is not left at the target path. `error.result` holds the
     `ExportResult` with the measured differences.
+
+    Args:
+        message: Which tolerance was missed, by how much, over how many samples.
+        result: The measured `ExportResult`.
+
+    Example:
+
+    ```python
+    try:
+        keras_distill.export_tflite(student, "s.tflite", quantization="int8", representative_data=x)
+    except keras_distill.ExportVerificationError as error:
+        print(error.result.agreement, error.result.agreement_interval)
+    ```
     """
 
     def __init__(self, message, result=None):

@@ -68,6 +68,12 @@ def get_feature_loss(identifier):
 
     Returns:
         A `FeatureLoss`.
+
+    Example:
+
+    ```python
+    loss = keras_distill.losses.get_feature_loss("at")  # an AttentionTransfer
+    ```
     """
     if identifier is None:
         return HintLoss()
@@ -109,6 +115,12 @@ def get(identifier):
     Returns:
         A callable `(teacher_outputs, student_outputs, sample_weight=None,
         temperature=1.0, activation=None) -> scalar`.
+
+    Example:
+
+    ```python
+    loss = keras_distill.losses.get("kd")  # a KDLoss
+    ```
     """
     if identifier is None:
         return KDLoss()

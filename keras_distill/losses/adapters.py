@@ -70,6 +70,13 @@ class KerasFeatureLoss(FeatureLoss):
             ...), a `keras.losses.Loss` or a function `(y_true, y_pred)`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to the Keras loss's name.
+
+    Example:
+
+    ```python
+    loss = keras_distill.losses.KerasFeatureLoss("mae")
+    pair = keras_distill.features.FeaturePair("conv2", "conv2", loss=loss)
+    ```
     """
 
     matches_shapes = True

@@ -17,6 +17,12 @@ def attention_map(features, p=2.0):
 
     Returns:
         Float32 `(batch, positions)`, each row of unit L2 norm.
+
+    Example:
+
+    ```python
+    maps = keras_distill.losses.attention_map(conv_features)  # (batch, height * width)
+    ```
     """
     if len(features.shape) < 3:
         raise ValueError(
@@ -36,6 +42,17 @@ def attention_transfer_loss(teacher_features, student_features, p=2.0):
 
     Teacher and student may have different channel counts; their positions
     (height x width, or time) must agree.
+
+    Args:
+        teacher_features: Channels-last teacher activations, rank >= 3.
+        student_features: Student activations at the same positions (any channels).
+        p: Exponent of the activation energy. Defaults to `2.0`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.attention_transfer_loss(teacher_conv, student_conv)  # (batch,)
+    ```
 
     Returns:
         A float32 tensor of shape `(batch,)`.
@@ -64,6 +81,13 @@ class AttentionTransfer(FeatureLoss):
         p: Exponent of the activation energy. Defaults to `2.0`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"attention_transfer"`.
+
+    Example:
+
+    ```python
+    loss = keras_distill.losses.AttentionTransfer(p=2.0)
+    pair = keras_distill.features.FeaturePair("conv3", "conv2", loss=loss)
+    ```
 
     References:
         Zagoruyko and Komodakis, "Paying More Attention to Attention:

@@ -36,6 +36,12 @@ def dist_loss(teacher_logits, student_logits, temperature=1.0, beta=1.0, gamma=1
     Returns:
         A float32 tensor of shape `(batch,)`.
 
+    Example:
+
+    ```python
+    values = keras_distill.losses.dist_loss(teacher_logits, student_logits, temperature=1.0)
+    ```
+
     Reference:
         Huang, You, Wang, Qian and Xu, "Knowledge Distillation from A Stronger
         Teacher", NeurIPS 2022.
@@ -65,6 +71,15 @@ class DISTLoss(DistillationLoss):
         gamma: Weight of the intra-class term. Defaults to `1.0`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"dist_loss"`.
+
+    Example:
+
+    ```python
+    distiller.compile(
+        optimizer="adam", student_loss_fn=loss, distillation_loss_fn=keras_distill.losses.DISTLoss(),
+        alpha=0.5, temperature=1.0,
+    )
+    ```
 
     Reference:
         Huang, You, Wang, Qian and Xu, "Knowledge Distillation from A Stronger

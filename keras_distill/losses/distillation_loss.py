@@ -63,6 +63,16 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
             `"sum"`, `"mean_with_sample_weight"` or `None`. Defaults to
             `"sum_over_batch_size"`.
         name: Name of the loss. Defaults to the snake-case class name.
+
+    Example:
+
+    ```python
+    class SquaredProbabilityError(keras_distill.losses.DistillationLoss):
+        def call(self, teacher_outputs, student_outputs, temperature, activation=None):
+            p = keras.ops.softmax(teacher_outputs / temperature)
+            q = keras.ops.softmax(student_outputs / temperature)
+            return keras.ops.sum(keras.ops.square(p - q), axis=-1)
+    ```
     """
 
     uses_temperature = True

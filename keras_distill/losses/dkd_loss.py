@@ -40,6 +40,12 @@ def dkd_loss(
     Returns:
         A float32 tensor of shape `(batch,)`.
 
+    Example:
+
+    ```python
+    values = keras_distill.losses.dkd_loss(teacher_logits, student_logits, labels, temperature=4.0)
+    ```
+
     Reference:
         Zhao, Cui, Song, Qiu and Liang, "Decoupled Knowledge Distillation",
         CVPR 2022.

@@ -32,6 +32,20 @@ class FeatureLoss(keras.losses.Loss, abc.ABC):
     Args:
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Name of the loss.
+
+    Example:
+
+    ```python
+    class CosineFeatureLoss(keras_distill.losses.FeatureLoss):
+        matches_shapes = True
+
+        def call(self, teacher_features, student_features):
+            t = keras.ops.reshape(teacher_features, (keras.ops.shape(teacher_features)[0], -1))
+            s = keras.ops.reshape(student_features, (keras.ops.shape(student_features)[0], -1))
+            t = t / keras.ops.norm(t, axis=-1, keepdims=True)
+            s = s / keras.ops.norm(s, axis=-1, keepdims=True)
+            return 1.0 - keras.ops.sum(t * s, axis=-1)
+    ```
     """
 
     matches_shapes = True

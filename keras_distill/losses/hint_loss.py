@@ -16,6 +16,12 @@ def hint_loss(teacher_features, student_features):
 
     Returns:
         A float32 tensor of shape `(batch,)`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.hint_loss(teacher_features, adapted_student_features)  # (batch,)
+    ```
     """
     check_same_shape(teacher_features, student_features, "hint_loss")
     diff = ops.cast(student_features, "float32") - ops.cast(teacher_features, "float32")

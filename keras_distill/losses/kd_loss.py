@@ -17,6 +17,16 @@ def standardize_logits(logits, epsilon=1e-7):
     shift; the scale removes the teacher's and student's own logit ranges, so
     the student matches the teacher's ranking of classes rather than its
     exact logit magnitudes (Sun et al. 2024).
+
+    Args:
+        logits: Logits, `(..., classes)`.
+        epsilon: Added to the standard deviation. Defaults to `1e-7`.
+
+    Example:
+
+    ```python
+    z = keras_distill.losses.standardize_logits(logits)  # zero mean, unit spread per row
+    ```
     """
     logits = ops.cast(logits, "float32")
     centered = logits - ops.mean(logits, axis=-1, keepdims=True)
@@ -49,6 +59,12 @@ def kd_loss(
 
     Returns:
         A float32 tensor of shape `(batch, ...)`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.kd_loss(teacher_logits, student_logits, temperature=4.0)  # (batch,)
+    ```
 
     References:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural

@@ -13,6 +13,16 @@ def logit_mse(teacher_logits, student_logits):
     distillation loss for regression (the student regresses the teacher's
     outputs). No temperature.
 
+    Args:
+        teacher_logits: Teacher outputs, `(batch, ..., units)`.
+        student_logits: Student outputs, same shape.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.logit_mse(teacher_logits, student_logits)  # (batch,)
+    ```
+
     Reference:
         Ba and Caruana, "Do Deep Nets Really Need to be Deep?", 2014.
     """
@@ -29,6 +39,14 @@ class LogitMSE(DistillationLoss):
     Args:
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"logit_mse"`.
+
+    Example:
+
+    ```python
+    distiller.compile(
+        optimizer="adam", student_loss_fn="mse", distillation_loss_fn=keras_distill.losses.LogitMSE()
+    )
+    ```
 
     Reference:
         Ba and Caruana, "Do Deep Nets Really Need to be Deep?", 2014.

@@ -44,6 +44,18 @@ def rkd_loss(teacher_features, student_features, distance_weight=25.0, angle_wei
     distances normalized by their mean over distinct pairs. The batch mean is
     the paper's loss. Memory grows as batch³ x features for the angle term.
 
+    Args:
+        teacher_features: Teacher embeddings, `(batch, ...)`.
+        student_features: Student embeddings, `(batch, ...)`, any size.
+        distance_weight: Weight of the distance term. Defaults to `25.0`.
+        angle_weight: Weight of the angle term. Defaults to `50.0`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.rkd_loss(teacher_embeddings, student_embeddings)  # (batch,)
+    ```
+
     Returns:
         A float32 tensor of shape `(batch,)`.
     """
@@ -75,6 +87,12 @@ class RKDLoss(FeatureLoss):
             paper's).
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"rkd_loss"`.
+
+    Example:
+
+    ```python
+    pair = keras_distill.features.FeaturePair("embedding", "embedding", loss=keras_distill.losses.RKDLoss())
+    ```
 
     References:
         Park, Kim, Lu and Cho, "Relational Knowledge Distillation", CVPR 2019.

@@ -20,6 +20,16 @@ def similarity_preserving_loss(teacher_features, student_features):
     Feature shapes may differ entirely: only the batch x batch similarities
     are compared.
 
+    Args:
+        teacher_features: Teacher activations, `(batch, ...)`.
+        student_features: Student activations, `(batch, ...)`, any shape.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.similarity_preserving_loss(teacher_features, student_features)
+    ```
+
     Returns:
         A float32 tensor of shape `(batch,)`.
     """
@@ -41,6 +51,12 @@ class SimilarityPreserving(FeatureLoss):
     Args:
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"similarity_preserving"`.
+
+    Example:
+
+    ```python
+    pair = keras_distill.features.FeaturePair("pool", "pool", loss="similarity_preserving")
+    ```
 
     References:
         Tung and Mori, "Similarity-Preserving Knowledge Distillation",

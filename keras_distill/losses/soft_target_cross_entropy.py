@@ -26,6 +26,12 @@ def soft_target_cross_entropy(
 
     Returns:
         A float32 tensor of shape `(batch, ...)`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.soft_target_cross_entropy(teacher_logits, student_logits, temperature=4.0)
+    ```
     """
     temperature = ops.cast(temperature, "float32")
     t = ops.cast(teacher_logits, "float32") / temperature
@@ -48,6 +54,15 @@ class SoftTargetCrossEntropy(ActivationLoss):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"soft_target_cross_entropy"`.
+
+    Example:
+
+    ```python
+    distiller.compile(
+        optimizer="adam", student_loss_fn=loss,
+        distillation_loss_fn=keras_distill.losses.SoftTargetCrossEntropy(),
+    )
+    ```
 
     Reference:
         Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural

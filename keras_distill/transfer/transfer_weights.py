@@ -12,9 +12,20 @@ MATCH_MODES = ("name", "shape")
 class TransferResult:
     """What `transfer_weights` copied.
 
+    Args:
+        copied: See Attributes.
+        not_copied: See Attributes.
+
     Attributes:
         copied: `(student_layer, teacher_layer)` name pairs whose weights were copied.
         not_copied: Names of student layers with weights that received nothing.
+
+    Example:
+
+    ```python
+    result = keras_distill.transfer_weights(teacher, student)
+    print(result.copied, result.not_copied)
+    ```
     """
 
     copied: list
