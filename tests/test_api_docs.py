@@ -1,8 +1,8 @@
 """The documentation site: the API reference lists exactly the exported symbols, and builds strict."""
 
 import importlib
-import os
 import inspect
+import os
 import pathlib
 import re
 import subprocess
