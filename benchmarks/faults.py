@@ -275,7 +275,7 @@ def run_kills():
         got = crash._weights(os.path.join(crashed, TARGETS["backup"]))
         diff = max(float(np.max(np.abs(a - b))) for a, b in zip(expected, got))
         rows.append(("fit + BackupAndRestore", "resumed to the end", final.returncode == 0,
-                     f"max |weight diff| vs uninterrupted fit: {diff:.1e}", 0, 0.0))
+                     f"max abs weight difference from an uninterrupted fit: {diff:.1e}", 0, 0.0))
         process = crash.run_child("backup", os.path.join(folder, "state"), 1, fault="before_rename") \
             if os.makedirs(os.path.join(folder, "state")) is None else None
         rows.append(("fit + BackupAndRestore", "while committing the first backup",
