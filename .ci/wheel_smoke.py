@@ -7,18 +7,27 @@ import numpy as np
 
 import keras_distill
 
-site = sys.argv[1]
+site, out = sys.argv[1], sys.argv[2]
 assert keras_distill.__file__.startswith(site), f"imported {keras_distill.__file__}, not the wheel"
 import keras  # noqa: E402
 
 rng = np.random.default_rng(0)
 x, y = rng.normal(size=(128, 8)).astype("float32"), rng.integers(0, 3, 128)
-teacher = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
-student = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(3)])
-distiller = keras_distill.Distiller(teacher, student, features=[keras_distill.features.FeaturePair(None, None)])
+
+
+def mlp(width):
+    return keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(width, activation="relu"), keras.layers.Dense(3)]
+    )
+
+
+teacher, student = mlp(16), mlp(4)
+pairs = [keras_distill.features.FeaturePair(None, None)]
+distiller = keras_distill.Distiller(teacher, student, features=pairs)
 distiller.compile(student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 history = distiller.fit(x, y, epochs=2, verbose=0)
 assert np.isfinite(history.history["loss"]).all()
-result = keras_distill.export_tflite(distiller, os.path.join(sys.argv[2], "s.tflite"), sample_inputs=x)
+result = keras_distill.export_tflite(distiller, os.path.join(out, "s.tflite"), sample_inputs=x)
 assert result.verified, result
-print(f"wheel smoke test: keras_distill {keras_distill.__version__} from {os.path.dirname(keras_distill.__file__)}; {result}")
+location = os.path.dirname(keras_distill.__file__)
+print(f"wheel smoke test: keras_distill {keras_distill.__version__} from {location}; {result}")
