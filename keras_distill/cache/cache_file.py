@@ -1,11 +1,10 @@
 """Reading and atomically writing teacher-cache `.npz` files."""
 
 import os
-import zipfile
-import zlib
 
 import numpy as np
 
+from keras_distill.core import array_files
 from keras_distill.core import atomic_files
 from keras_distill.core.errors import CorruptFileError
 
@@ -61,18 +60,11 @@ def read(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except zipfile.BadZipFile as error:
-        reason = f"the archive is truncated or damaged ({error})"
-    except (zlib.error, EOFError) as error:
-        reason = f"an array in it is truncated or damaged ({type(error).__name__}: {error})"
-    except ValueError as error:
-        if "pickle" in str(error):
-            reason = "it holds pickled Python objects, which keras_distill never writes or loads"
-        else:
-            reason = f"an array in it cannot be read ({error})"
-    except OSError as error:
-        reason = f"it cannot be read ({error})"
-    raise CorruptFileError(path, WHAT, reason, FIX)
+    except array_files.READ_ERRORS as error:
+        reason = array_files.unreadable_reason(
+            error, "it holds pickled Python objects, which keras_distill never writes or loads"
+        )
+        raise CorruptFileError(path, WHAT, reason, FIX) from None
 
 
 def check_fields(path, fields):

@@ -11,6 +11,29 @@ from keras_distill.core.errors import CorruptFileError
 _FIX = "Write it again with numpy.save (one array) or numpy.savez (several)."
 
 
+# What `np.load` raises for a damaged, truncated or foreign file.
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError)
+
+
+def unreadable_reason(error, pickled_reason):
+    """Why `np.load` failed, in words, for one of `READ_ERRORS`.
+
+    Args:
+        error: The exception `np.load` (or reading an array) raised.
+        pickled_reason: What to say when NumPy refused to unpickle.
+    """
+    if isinstance(error, zipfile.BadZipFile):
+        return f"the archive is truncated or damaged ({error})"
+    if isinstance(error, (zlib.error, EOFError)):
+        return f"an array in it is truncated or damaged ({type(error).__name__}: {error})"
+    if isinstance(error, ValueError):
+        if "pickle" in str(error):
+            return pickled_reason
+        return f"an array in it cannot be read ({error})"
+    return f"it cannot be read ({error})"
+
+
+
 def load_arrays(path, argument):
     """The array of a `.npy`, or the arrays of an `.npz` (one array alone, else a list).
 
@@ -33,19 +56,11 @@ def load_arrays(path, argument):
             return loaded
         with loaded:
             arrays = [loaded[key] for key in loaded.files]
-    except zipfile.BadZipFile as error:
-        reason = f"the .npz archive is truncated or damaged ({error})"
-    except (zlib.error, EOFError) as error:
-        reason = f"an array in it is truncated or damaged ({error})"
-    except ValueError as error:
-        if "pickle" in str(error):
-            reason = "it is not a NumPy array file (NumPy would have to unpickle it)"
-        else:
-            reason = f"it cannot be read as NumPy arrays ({error})"
-    except OSError as error:
-        reason = f"it cannot be read ({error})"
-    else:
-        if not arrays:
-            raise CorruptFileError(path, what, "the .npz archive holds no arrays", _FIX)
-        return arrays[0] if len(arrays) == 1 else arrays
-    raise CorruptFileError(path, what, reason, _FIX)
+    except READ_ERRORS as error:
+        reason = unreadable_reason(
+            error, "it is not a NumPy array file (NumPy would have to unpickle it)"
+        )
+        raise CorruptFileError(path, what, reason, _FIX) from None
+    if not arrays:
+        raise CorruptFileError(path, what, "the .npz archive holds no arrays", _FIX)
+    return arrays[0] if len(arrays) == 1 else arrays

@@ -1,7 +1,5 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
-import contextlib
-import os
 import warnings
 
 import keras
@@ -11,7 +9,6 @@ from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
 from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.core import argument_validation as validation
-from keras_distill.core import atomic_files
 from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
 from keras_distill.core import packed_inputs
@@ -20,6 +17,7 @@ from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.distiller import batch_views
+from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
@@ -576,33 +574,19 @@ class Distiller(keras.Model):
             # Saved built, so loading compiles to the same optimizer variables
             # (no "Skipping variable loading for optimizer" warning).
             optimizer.build(self.trainable_variables)
-        with self._without_submodel_optimizers():
-            _save_atomically(super().save, filepath, overwrite, kwargs)
+        with saving.without_submodel_optimizers(self.teacher, self.student):
+            saving.save_atomically(super().save, filepath, overwrite, kwargs)
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
         """Saves the Distiller's weights atomically, without the sub-models' own optimizers."""
-        with self._without_submodel_optimizers():
-            _save_atomically(super().save_weights, filepath, overwrite, kwargs)
-
-    @contextlib.contextmanager
-    def _without_submodel_optimizers(self):
-        detached = []
-        for model in (self.teacher, self.student):
-            optimizer = getattr(model, "optimizer", None)
-            if optimizer is not None:
-                detached.append((model, optimizer))
-                model.optimizer = None
-        try:
-            yield
-        finally:
-            for model, optimizer in detached:
-                model.optimizer = optimizer
+        with saving.without_submodel_optimizers(self.teacher, self.student):
+            saving.save_atomically(super().save_weights, filepath, overwrite, kwargs)
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            teacher=_without_compile_config(keras.saving.serialize_keras_object(self.teacher)),
-            student=_without_compile_config(keras.saving.serialize_keras_object(self.student)),
+            teacher=saving.without_compile_config(keras.saving.serialize_keras_object(self.teacher)),
+            student=saving.without_compile_config(keras.saving.serialize_keras_object(self.student)),
             teacher_activation=self.teacher_activation,
             student_activation=self.student_activation,
             augmentation=keras.saving.serialize_keras_object(self.augmentation),
@@ -638,16 +622,6 @@ class Distiller(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
 
-def _save_atomically(save, filepath, overwrite, kwargs):
-    """`save(filepath)` through a staged copy renamed into place (local paths)."""
-    local = isinstance(filepath, (str, os.PathLike)) and "://" not in os.fspath(filepath)
-    if not local or (not overwrite and os.path.exists(filepath)):
-        # Remote paths, and Keras's own overwrite prompt, go to Keras unchanged.
-        return save(filepath, overwrite=overwrite, **kwargs)
-    with atomic_files.staged_path(filepath, overwrite=True) as staged:
-        save(staged, overwrite=True, **kwargs)
-
-
 def _local_mean(share, correction):
     """A replica's loss share back to its local-batch mean (0 for an empty replica)."""
     value = distribution.unscale_loss(share)
@@ -660,16 +634,3 @@ def _student_outputs(y_pred):
     if isinstance(y_pred, dict) and _STUDENT in y_pred:
         return y_pred[_STUDENT]
     return y_pred
-
-
-def _without_compile_config(config):
-    """A sub-model's config without its own `compile()` settings.
-
-    The Distiller's optimizer trains the student; an optimizer the teacher or
-    student was compiled with on its own is neither saved (see `save`) nor
-    rebuilt when the Distiller is loaded.
-    """
-    if isinstance(config, dict):
-        config = dict(config)
-        config.pop("compile_config", None)
-    return config
