@@ -25,6 +25,8 @@ PACKAGING = ["build>=1.2"]
 setup(
     version=VERSION,
     packages=find_packages(include=["keras_distill", "keras_distill.*"]),
+    # The command line's parser, outside the package so that `--help` imports no Keras.
+    py_modules=["keras_distill_cli"],
     extras_require={
         "onnx": ONNX,
         "litert": LITERT,

@@ -63,7 +63,7 @@ def _flip(path, member, offset):
 
 def _cli(*args):
     process = subprocess.run(
-        [sys.executable, "-m", "keras_distill.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "keras_distill_cli", *args], capture_output=True, text=True,
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     lines = [line for line in process.stderr.splitlines() if "keras-distill" in line]

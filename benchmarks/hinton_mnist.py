@@ -28,7 +28,7 @@ PAPER = {"teacher": 67, "student_alone": 146, "distilled_student": 74}
 
 def run_seed(args, seed):
     out = os.path.join(args.out, f"seed{seed}")
-    command = [sys.executable, "-m", "keras_distill.cli", "demo", "--preset", args.preset,
+    command = [sys.executable, "-m", "keras_distill_cli", "demo", "--preset", args.preset,
                "--teacher", args.teacher, "--teaching", args.teaching, "--seed", str(seed),
                "--out", out, "--verbose", "1"]
     if args.data:

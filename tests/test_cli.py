@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_distill
-from keras_distill import cli
+import keras_distill_cli as cli
 from tests import export_models
 
 # The CLI exports (SavedModel, TFLite, ONNX): TensorFlow by nature.
@@ -88,7 +88,7 @@ def test_lambda_model_needs_unsafe(tmp_path, capsys):
 def test_runs_in_a_subprocess_and_never_clobbers(tmp_path, saved_cnn, capsys):
     out = str(tmp_path / "student.onnx")
     argv = ["export", saved_cnn, "--format", "onnx", "--opset", "17", "--out", out]
-    command = [sys.executable, "-m", "keras_distill.cli"] + argv
+    command = [sys.executable, "-m", "keras_distill_cli"] + argv
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "ExportResult(format='onnx'" in done.stdout

@@ -191,3 +191,30 @@ def test_accuracy_panel_plots_any_accuracy_metric(trained, tmp_path, recwarn):
         plt.Axes.plot = original
     assert "sparse_categorical_accuracy" in drawn and "val_sparse_categorical_accuracy" in drawn
     assert not [w for w in recwarn if "No artists" in str(w.message)]
+
+
+def test_training_curves_label_phases_by_name(trained, tmp_path):
+    from keras_distill.report import plots
+
+    teacher, student, x, y = trained
+    history = {"loss": [1.0, 0.8, 0.5, 0.4], "phase": [0, 0, 1, 1],
+               "phase_name": ["distill", "distill", "fine_tune", "fine_tune"]}
+    plt = plots.import_pyplot()
+    texts = []
+    original = plt.Axes.text
+
+    def record(axis, x_, y_, text, *args, **kwargs):
+        texts.append(text)
+        return original(axis, x_, y_, text, *args, **kwargs)
+
+    plt.Axes.text = record
+    try:
+        report = DistillationReport(teacher, student, x, y, latency_samples=2,
+                                    histories={"named": history,
+                                               "unnamed": {"loss": [1.0, 0.5], "phase": [0, 1]}})
+        report.save(tmp_path)
+    finally:
+        plt.Axes.text = original
+    assert texts.count("distill") == 2 and texts.count("fine_tune") == 2  # both panels
+    assert "phase 1" in texts  # a history without names keeps the index
+    assert report.histories["named"]["phase_name"] == history["phase_name"]

@@ -23,6 +23,7 @@ def test_phase_index_and_logs():
     assert scheduler.phase_at(2).name == "distill"
     history = model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[scheduler]).history
     assert history["phase"] == [0, 1, 1, 2, 2]
+    assert history["phase_name"] == ["warm", "distill", "distill", "fine_tune", "fine_tune"]
     assert history["temperature"] == [6.0] * 5
     assert history["alpha"] == pytest.approx([0.2, 0.5, 0.5, 1.0, 1.0])
     assert history["learning_rate"] == pytest.approx([0.1, 0.05, 0.05, 0.05, 0.05])
@@ -200,8 +201,12 @@ def test_resume_with_backup_and_restore_gives_the_same_history(
     first, rest = _resume_run(tmp_path / "cut", _Interrupt(epoch, batch))
     assert len(first["loss"]) == epoch and len(rest["loss"]) == 5 - epoch
     assert full["phase"] == [0, 0, 1, 1, 2]
+    # Names come with a completed fit (the interrupted one never ends).
+    assert rest["phase_name"] == full["phase_name"][epoch:]
     worst = 0.0
     for key, values in full.items():
+        if key == "phase_name":
+            continue
         resumed = np.array(first[key] + rest[key], dtype="float64")
         worst = max(worst, float(np.max(np.abs(resumed - np.array(values, dtype="float64")))))
     print(f"max history difference after resume: {worst:.3g}")

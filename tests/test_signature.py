@@ -20,6 +20,25 @@ def test_specs_keep_names_and_a_dynamic_batch():
     ]
 
 
+def test_unnamed_inputs_get_stable_readable_names(tmp_path):
+    # Regression: an unnamed keras.Input exported as "keras_tensor_3", a name
+    # that depends on how many tensors the process created before.
+    keras.Input((5,))  # shifts the counter behind generated names
+    image, extra = keras.Input((8, 8, 1)), keras.Input((3,))
+    assert image.name.startswith("keras_tensor")
+    merged = keras.layers.Concatenate()([keras.layers.Flatten()(image), extra])
+    model = keras.Model([image, extra], keras.layers.Dense(2)(merged))
+    assert [s.name for s in signature.input_specs(model)] == ["input_0", "input_1"]
+    sequential = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    assert [s.name for s in signature.input_specs(sequential)] == ["input_0"]
+    result = export.export(sequential, tmp_path / "m.onnx", format="onnx",
+                           sample_inputs=np.zeros((4, 8), "float32"))
+    assert result.num_samples == 4
+    import onnx
+
+    assert [i.name for i in onnx.load(str(tmp_path / "m.onnx")).graph.input] == ["input_0"]
+
+
 def test_subclassed_model_uses_its_first_call():
     (spec,) = signature.input_specs(export_models.subclassed())
     assert tuple(spec.shape) == (None, 8) and spec.name == "input_0"

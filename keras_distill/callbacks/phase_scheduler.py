@@ -31,7 +31,16 @@ class PhaseScheduler(DistillerCallback):
     At the end of each epoch, `logs` gets `phase` (the 0-based phase index;
     a number, so `TensorBoard` can plot it; `phases[i].name` is its name),
     `alpha`, `temperature` and `learning_rate`. Place this callback before
-    `CSVLogger`/`TensorBoard` in the `callbacks` list.
+    `CSVLogger`/`TensorBoard` in the `callbacks` list. When `fit` ends, the
+    `History` it returns also gets `phase_name`, the name of each epoch's
+    phase (after training, so that `TensorBoard`, which logs numbers only,
+    never sees it); `DistillationReport` labels its plots with these names.
+
+    Each phase's values are assigned when the phase starts, from the epoch
+    number. A second `fit` starting at epoch 0 starts the first phase again,
+    but settings that no phase states (for example a learning rate that only
+    the last phase sets) keep whatever the previous `fit` left: state every
+    value each phase relies on.
 
     Args:
         phases: A non-empty list of `keras_distill.Phase` (or their configs).
@@ -181,6 +190,10 @@ class PhaseScheduler(DistillerCallback):
             logs.update(self.current_values())
 
     def on_train_end(self, logs=None):
+        history = getattr(self.distiller, "history", None)
+        logged = getattr(history, "history", {}).get("phase")
+        if logged is not None:
+            history.history["phase_name"] = [self.phases[int(i)].name for i in logged]
         wrapper = self._schedule_wrapper
         if wrapper is not None:
             self.distiller.optimizer.learning_rate = wrapper.schedule

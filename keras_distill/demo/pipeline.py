@@ -227,7 +227,7 @@ def export_student(student, dataset, recipe, out):
 
 
 def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", seed=0,
-        verbose=1, teacher="mlp", teaching=None):
+        verbose=1, teacher=None, teaching=None):
     """Runs the whole demo and writes everything under `out`.
 
     Args:
@@ -239,11 +239,10 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         out: Output folder. Defaults to `"keras_distill_demo"`.
         seed: Seed of weights, shuffling and jitter. Defaults to `0`.
         verbose: 0 silent, 1 a line every tenth of the epochs, 2 one line
-            per epoch. Defaults
-            to `1`.
+            per epoch. Defaults to `1`.
         teacher: `"mlp"` (the paper's 784-1200-1200-10) or `"cnn"` (a small
-            convolutional teacher, MNIST only; not in the paper). Defaults to
-            `"mlp"`.
+            convolutional teacher, MNIST only; not in the paper). `None` uses
+            `"cnn"` on MNIST and `"mlp"` on digits. Defaults to `None`.
         teaching: `"consistent"` (the online teacher labels every jittered,
             mixed-up batch, Beyer et al. 2022) or `"cached"` (the student
             learns cached logits of the un-augmented images, then fine-tunes,

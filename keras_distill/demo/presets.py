@@ -143,12 +143,15 @@ _CNN_TEACHER = dict(
 )
 
 
-def recipe(dataset, preset, teacher="mlp", teaching=None):
+def recipe(dataset, preset, teacher=None, teaching=None):
     """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`),
-    with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only), and
-    `"consistent"` or `"cached"` teaching (`None`: the preset's)."""
+    with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only; `None`: the
+    CNN on MNIST, where a few epochs make it a teacher worth learning from, the MLP on
+    digits), and `"consistent"` or `"cached"` teaching (`None`: the preset's)."""
     if dataset not in DATASETS:
         raise ValueError(f"`dataset` must be one of {DATASETS}. Received: {dataset!r}.")
+    if teacher is None:
+        teacher = "cnn" if dataset == "mnist" else "mlp"
     if preset not in PRESETS:
         raise ValueError(f"`preset` must be one of {PRESETS}. Received: {preset!r}.")
     if teacher not in TEACHERS:

@@ -5,7 +5,6 @@ import sys
 
 from keras_distill.cli_flags import as_flags
 
-QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
 # Options that only the TFLite exporter takes, by command-line flag.
 TFLITE_FLAGS = {
     "quantization": "--quantize",
@@ -14,53 +13,6 @@ TFLITE_FLAGS = {
     "allow_select_tf_ops": "--allow-select-tf-ops",
     "fallback": "--fallback",
 }
-
-
-def add_parser(subparsers):
-    """Registers the `export` subcommand on an argparse `subparsers`."""
-    from keras_distill.export.export import available_formats
-
-    parser = subparsers.add_parser(
-        "export",
-        help="Export a .keras model (a Distiller's student) and verify it.",
-        description=(
-            "Export a .keras model to SavedModel, TFLite or ONNX, run the artifact "
-            "in its runtime and compare it with Keras. A saved Distiller exports "
-            "its student only."
-        ),
-    )
-    parser.add_argument("model", help="The .keras file to export.")
-    parser.add_argument("--out", required=True, help="Where to write the artifact.")
-    parser.add_argument("--format", default="saved_model", choices=available_formats)
-    parser.add_argument("--quantize", choices=QUANTIZE_CHOICES, help="TFLite only.")
-    parser.add_argument(
-        "--representative-data",
-        metavar="FILE",
-        help="Calibration inputs for --quantize int8 (.npy, or .npz with one array "
-        "per model input, in input order).",
-    )
-    parser.add_argument("--sample-data", metavar="FILE", help="Inputs to verify on.")
-    parser.add_argument("--int8-io", action="store_true", help="int8 input/output tensors.")
-    parser.add_argument("--allow-select-tf-ops", action="store_true")
-    parser.add_argument(
-        "--fallback",
-        metavar="auto|LAYER,...",
-        help="With --quantize int8: keep the layers that quantize worst in float until "
-        "--min-agreement is met (auto), or the named layers.",
-    )
-    parser.add_argument("--opset", type=int, help="ONNX opset (15-18).")
-    parser.add_argument("--atol", type=float)
-    parser.add_argument("--rtol", type=float)
-    parser.add_argument("--min-agreement", type=float)
-    parser.add_argument("--no-verify", action="store_true", help="Skip verification.")
-    parser.add_argument("--overwrite", action="store_true", help="Replace --out.")
-    parser.add_argument(
-        "--unsafe",
-        action="store_true",
-        help="Load with safe_mode=False (allows Lambda layers; runs code in the file).",
-    )
-    parser.set_defaults(handler=run)
-    return parser
 
 
 def _fail(message, status=2):

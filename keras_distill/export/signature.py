@@ -118,11 +118,18 @@ def _pack(structure, flat):
     return fill(structure)
 
 
+# Names Keras gives an unnamed `keras.Input` ("keras_tensor_3"): they change
+# with the number of tensors created before, so they make poor input names.
+_GENERATED_NAME = re.compile(r"keras_tensor(_\d+)?")
+
+
 def _input_names(leaves):
+    """Each input's own name when the user gave one, else `input_<position>`."""
     names = []
     for i, (_, _, name) in enumerate(leaves):
         valid = name and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name)
-        names.append(name if valid and name not in names else f"input_{i}")
+        readable = valid and not _GENERATED_NAME.fullmatch(name)
+        names.append(name if readable and name not in names else f"input_{i}")
     return names
 
 

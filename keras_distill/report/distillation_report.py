@@ -57,7 +57,11 @@ def _history(history, name):
             f"`histories[{name!r}]` must be a keras.callbacks.History or its `history` "
             f"dict. Received: {type(history).__name__}."
         )
-    return {key: [float(v) for v in values] for key, values in history.items()}
+    # Numbers become floats; names (`phase_name`, from `PhaseScheduler`) stay strings.
+    return {
+        key: [v if isinstance(v, str) else float(v) for v in values]
+        for key, values in history.items()
+    }
 
 
 class DistillationReport:
@@ -93,8 +97,9 @@ class DistillationReport:
         exports: `keras_distill.ExportResult`s of the distilled student.
             Defaults to `()`.
         histories: Training histories by run name (`keras.callbacks.History`
-            or its `history` dict); an epoch-wise `"phase"` entry, as logged
-            by `PhaseScheduler`, shades the phases. Defaults to `None`.
+            or its `history` dict); epoch-wise `"phase"` and `"phase_name"`
+            entries, as `PhaseScheduler` leaves them, shade and label the
+            phases. Defaults to `None`.
         title: Report title. Defaults to `"Distillation report"`.
         settings: A dict of settings to record in the report. Defaults to `None`.
         num_bins: Confidence bins for ECE and the reliability diagram.

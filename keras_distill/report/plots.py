@@ -44,14 +44,15 @@ def _save(figure, path):
         plt.close(figure)
 
 
-def _shade_phases(axis, phases):
-    """Shades every other phase and labels each at its first epoch."""
+def _shade_phases(axis, phases, names=None):
+    """Shades every other phase and labels each at its first epoch, by name if known."""
     starts = [0] + [i for i in range(1, len(phases)) if phases[i] != phases[i - 1]]
     ends = starts[1:] + [len(phases)]
     for number, (start, end) in enumerate(zip(starts, ends)):
         if number % 2:
             axis.axvspan(start + 0.5, end + 0.5, color="0.9", zorder=0)
-        axis.text(start + 0.6, 1.0, f"phase {int(phases[start])}", fontsize=7,
+        label = names[start] if names else f"phase {int(phases[start])}"
+        axis.text(start + 0.6, 1.0, label, fontsize=7,
                   va="top", transform=axis.get_xaxis_transform())
 
 
@@ -78,7 +79,7 @@ def training_curves(plt, histories, path):
                         axis.plot(range(1, len(values) + 1), values, label=key, marker=".")
                         plotted = True
             if "phase" in history and len(set(history["phase"])) > 1:
-                _shade_phases(axis, history["phase"])
+                _shade_phases(axis, history["phase"], history.get("phase_name"))
             axis.set_xlabel("epoch")
             axis.set_ylabel(label)
             if plotted:
