@@ -29,5 +29,11 @@ history = distiller.fit(x, y, epochs=2, verbose=0)
 assert np.isfinite(history.history["loss"]).all()
 result = keras_distill.export_tflite(distiller, os.path.join(out, "s.tflite"), sample_inputs=x)
 assert result.verified, result
+# The command line ships as the top-level module `keras_distill_cli`.
+import keras_distill_cli  # noqa: E402
+
+assert keras_distill_cli.__file__.startswith(site), keras_distill_cli.__file__
+status = keras_distill_cli.main(["export", os.path.join(out, "missing.keras"), "--out", "x.onnx"])
+assert status == 2, status
 location = os.path.dirname(keras_distill.__file__)
 print(f"wheel smoke test: keras_distill {keras_distill.__version__} from {location}; {result}")
