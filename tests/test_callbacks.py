@@ -136,6 +136,14 @@ def test_student_checkpoint_saves_the_best_student_alone(tmp_path):
     # Far smaller than the teacher: the teacher is not in the file.
     assert os.path.getsize(path) < teacher.count_params() * 4
     assert checkpoint.best == pytest.approx(min(history.history["val_loss"]))
+    # Regression: mode="auto" found no direction for val_accuracy (it searched
+    # the student's metrics, not the Distiller's) and raised.
+    by_accuracy = kd.callbacks.StudentCheckpoint(
+        str(tmp_path / "best.keras"), monitor="val_accuracy", save_best_only=True
+    )
+    history = distiller.fit(x, y, epochs=2, validation_data=(x, y), verbose=0,
+                            callbacks=[by_accuracy])
+    assert by_accuracy.best == pytest.approx(max(history.history["val_accuracy"]))
     with pytest.raises(TypeError, match="StudentCheckpoint"):
         student.compile("sgd", "mse")
         student.fit(x, np.zeros((64, 4)), verbose=0, callbacks=[kd.callbacks.StudentCheckpoint(path)])

@@ -55,9 +55,10 @@ class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
                 f"passed to the fit of {type(model).__name__} {getattr(model, 'name', '')!r}. "
                 "Use keras.callbacks.ModelCheckpoint for other models."
             )
-        # ModelCheckpoint reads `self.model` only to save it; the logs it
-        # monitors come from the Distiller's `fit`.
-        super().set_model(_AtomicSaves(model.student))
+        # ModelCheckpoint saves `self.model` and, with `mode="auto"`, looks
+        # up the monitored metric's direction in `self.model.metrics`: the
+        # student is saved, the Distiller's compiled metrics are searched.
+        super().set_model(_AtomicSaves(model.student, metrics_of=model))
 
 
 class _AtomicSaves:
@@ -67,8 +68,13 @@ class _AtomicSaves:
     checkpoint in place, never a truncated file.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, metrics_of):
         self._model = model
+        self._metrics_of = metrics_of
+
+    @property
+    def metrics(self):
+        return self._metrics_of.metrics
 
     def __getattr__(self, name):
         return getattr(self._model, name)
