@@ -40,6 +40,8 @@ PAGES = [
      "Initialising a student from teacher weights."),
     ("errors.md", "keras_distill.errors", "keras_distill.errors",
      "The errors keras_distill raises."),
+    ("distribute.md", "keras_distill.distribute", "keras_distill.distribute",
+     "Multi-process runs: which process writes files."),
 ]
 
 

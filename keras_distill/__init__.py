@@ -5,6 +5,7 @@ Train a small student from a large teacher with `compile`/`fit`, then ship it.
 
 from keras_distill import augment
 from keras_distill import callbacks
+from keras_distill import distribute
 from keras_distill import errors
 from keras_distill import export
 from keras_distill import features
@@ -29,6 +30,7 @@ from keras_distill.version import __version__
 __all__ = [
     "augment",
     "callbacks",
+    "distribute",
     "errors",
     "export",
     "features",

@@ -78,8 +78,10 @@ def context(page):
     # Pages whose blocks train for tens to hundreds of epochs get fewer samples.
     train = {"distiller.md": 128, "callbacks.md": 256, "cache.md": 256}.get(page, 1297)
     names = _base(train)
-    if page == "backends.md":
+    if page in ("backends.md", "distributed.md"):
         names["teacher"].save("teacher.keras")
+    if page == "distributed.md":
+        names.update(process_id=0, x_shard=names["x_train"][:256], y_shard=names["y_train"][:256])
     if page in ("callbacks.md", "export.md"):
         names["distiller"] = _compiled_distiller(names)
     if page == "export.md":

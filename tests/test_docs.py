@@ -24,12 +24,14 @@ tf_only, jax_only = pytest.mark.tensorflow_only, pytest.mark.jax_only
 # Pages that start from an empty namespace: they build everything they use.
 SELF_CONTAINED = [pytest.param("index.md", marks=tf_only), "features.md", "migration.md"]
 # Pages of fragments, run on the context; TensorFlow-only where a block is
-# (tf.data, trainable phases, exporters, tfmot), JAX-only for its distribution API.
+# (tf.data, trainable phases, exporters, tfmot, tf.distribute), JAX-only for its
+# distribution API.
 FRAGMENTS = [
     pytest.param("backends.md", marks=jax_only),
     pytest.param("cache.md", marks=tf_only),
     pytest.param("callbacks.md", marks=tf_only),
     "distiller.md",
+    pytest.param("distributed.md", marks=tf_only),
     pytest.param("export.md", marks=tf_only),
     "losses.md",
     pytest.param("optimize.md", marks=tf_only),

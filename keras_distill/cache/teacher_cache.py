@@ -176,6 +176,7 @@ class TeacherCache:
                 return cls.load(path, fingerprint=expected)
             except (ValueError, OSError) as error:
                 warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
+        _check_single_process()
         model = TeacherOutputs(logits_fn, top_k)
         model.compile(optimizer=None, jit_compile=jit_compile)
         if views is None:
@@ -417,6 +418,23 @@ class TeacherCache:
                 "`cache.save(path)` first."
             )
         return cls.load(config["path"], fingerprint=config["fingerprint"])
+
+
+def _check_single_process():
+    """Raises in a multi-process JAX run, where `predict` cannot return local outputs."""
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        return
+    import jax
+
+    if jax.process_count() > 1:
+        raise RuntimeError(
+            "TeacherCache.compute runs the teacher with Keras's `predict`, which cannot "
+            f"return per-process outputs across {jax.process_count()} JAX processes. "
+            "Compute each process's shard in a single-process run (before "
+            "keras.distribution.initialize), save it with `path=...`, and load it in "
+            "the training processes with `TeacherCache.load(path, teacher=teacher, "
+            "x=shard)` (see docs/distributed.md)."
+        )
 
 
 def _check_arguments(teacher, x, batch_size, top_k):

@@ -9,6 +9,7 @@ import keras
 from keras_distill.api_export import register
 from keras_distill.core import atomic_files
 from keras_distill.core.errors import CorruptFileError
+from keras_distill.distribute.chief import is_chief
 
 _STATE = "state.json"
 _WEIGHTS = re.compile(r"^epoch-(\d+)\.weights\.h5$")
@@ -29,7 +30,10 @@ class BackupAndRestore(keras.callbacks.Callback):
     deterministic ops and unshuffled (or seeded per-epoch) data, ends with the
     same weights as an uninterrupted one.
 
-    Works with any Keras model and backend.
+    Works with any Keras model and backend. In a multi-process run (JAX
+    processes, TensorFlow workers) every process restores from `backup_dir`
+    and only the chief (`keras_distill.distribute.is_chief`) writes and
+    deletes it: give every process the same folder on shared storage.
 
     Args:
         backup_dir: Folder of the backups (created when missing).
@@ -85,7 +89,13 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.model.load_weights(state["weights"])
         self.model._initial_epoch = state["epoch"]
 
+    def set_model(self, model):
+        super().set_model(model)
+        self._writes = is_chief(model)
+
     def on_epoch_end(self, epoch, logs=None):
+        if not self._writes:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{epoch + 1}.weights.h5"
         weights_path = os.path.join(self.backup_dir, name)
@@ -106,7 +116,7 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+        if self._writes and self.delete_checkpoint and os.path.isdir(self.backup_dir):
             import shutil
 
             shutil.rmtree(self.backup_dir, ignore_errors=True)

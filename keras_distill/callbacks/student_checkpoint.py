@@ -4,6 +4,7 @@ import keras
 
 from keras_distill.api_export import register
 from keras_distill.core import atomic_files
+from keras_distill.distribute.chief import is_chief
 
 
 @register
@@ -15,7 +16,8 @@ class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
     callback takes the same arguments and monitors the Distiller's logs
     (`val_loss`, `val_accuracy`, ... are the student's), but writes
     `distiller.student`: a plain Keras model that `keras.models.load_model`
-    reads without keras_distill.
+    reads without keras_distill. In a multi-process run (JAX processes,
+    TensorFlow workers) only the chief writes (`keras_distill.distribute.is_chief`).
 
     Args:
         filepath: Where to save, as for `ModelCheckpoint` (`.keras`, or
@@ -55,10 +57,16 @@ class StudentCheckpoint(keras.callbacks.ModelCheckpoint):
                 f"passed to the fit of {type(model).__name__} {getattr(model, 'name', '')!r}. "
                 "Use keras.callbacks.ModelCheckpoint for other models."
             )
+        # In a multi-process run every process tracks the best value, the chief alone writes.
+        self._writes = is_chief(model)
         # ModelCheckpoint saves `self.model` and, with `mode="auto"`, looks
         # up the monitored metric's direction in `self.model.metrics`: the
         # student is saved, the Distiller's compiled metrics are searched.
         super().set_model(_AtomicSaves(model.student, metrics_of=model))
+
+
+    def _should_save_model(self, epoch, batch, logs, filepath):
+        return super()._should_save_model(epoch, batch, logs, filepath) and self._writes
 
 
 class _AtomicSaves:
