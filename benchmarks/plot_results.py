@@ -27,6 +27,9 @@ RESULTS = os.path.join(os.path.dirname(__file__), "results")
 IMAGES = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "img")
 MODELS = (("teacher", "teacher", "0.55"), ("student_alone", "student alone", "tab:red"),
           ("distilled_student", "distilled student", "tab:blue"))
+# Keys of benchmarks/features.py's JSON, as its table names them.
+LABELS = {"kd_best": "kd + best", "at": "AT", "sp": "SP", "rkd": "RKD", "kd": "KD",
+          "fitnets": "FitNets"}
 # Hinton et al. (2015), MNIST test errors of 10,000.
 PAPER = {"teacher": 67, "student_alone": 146, "distilled_student": 74}
 
@@ -65,7 +68,8 @@ def method_bars(runs, title, ylabel, path):
     colors = ["tab:red" if m == "alone" else ("tab:blue" if v < alone else "0.6")
               for m, v in zip(methods, means)]
     figure, axis = plt.subplots(figsize=(6.4, 3.4))
-    axis.bar(methods, means, yerr=[low, high], color=colors, capsize=3)
+    labels = [LABELS.get(m, m) for m in methods]
+    axis.bar(labels, means, yerr=[low, high], color=colors, capsize=3)
     axis.axhline(alone, color="tab:red", linestyle="--", linewidth=1)
     teacher = statistics.mean(runs[seed]["teacher"]["errors"] for seed in runs)
     axis.axhline(teacher, color="0.3", linestyle=":", linewidth=1)
