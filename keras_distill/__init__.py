@@ -13,6 +13,7 @@ from keras_distill import losses
 from keras_distill import optimize
 from keras_distill import report
 from keras_distill import schedules
+from keras_distill.cache import ShardedTeacherCache
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
 from keras_distill.distiller import Distiller
@@ -38,6 +39,7 @@ __all__ = [
     "optimize",
     "report",
     "schedules",
+    "ShardedTeacherCache",
     "TeacherCache",
     "Phase",
     "Distiller",
