@@ -17,6 +17,7 @@ from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.distiller import batch_views
+from keras_distill.distiller import multi_worker
 from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
@@ -402,13 +403,20 @@ class Distiller(keras.Model):
         self._check_compiled()
         self._in_train_step = True
         try:
-            return super().train_step(*args, **kwargs)
+            return multi_worker.reducible_logs(self, super().train_step(*args, **kwargs))
         finally:
             self._in_train_step = False
 
     def test_step(self, *args, **kwargs):
         self._check_compiled()
-        return super().test_step(*args, **kwargs)
+        return multi_worker.reducible_logs(self, super().test_step(*args, **kwargs))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # TensorFlow's trainer builds the model before `fit`; under a multi-worker
+        # strategy Keras's own build needs a workaround (see multi_worker.py).
+        return multi_worker.symbolic_build(
+            self, super()._maybe_symbolic_build, iterator=iterator, data_batch=data_batch
+        )
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The distillation loss in a training step; the student's loss otherwise.

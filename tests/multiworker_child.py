@@ -1,0 +1,83 @@
+"""A child process for the TensorFlow multi-worker tests.
+
+    python -m tests.multiworker_child WORKER NUM_WORKERS PORT0,PORT1 MODE OUT_DIR
+
+With NUM_WORKERS > 1 the process is one worker of a `MultiWorkerMirroredStrategy`
+cluster on localhost (`TF_CONFIG`) and feeds its own shard through
+`distribute_datasets_from_function`; with NUM_WORKERS == 1 it trains the same
+global batches alone, the reference. Each worker holds `SHARD` samples, so the
+last batch is uneven. MODE is `online` or `cached`. The chief alone writes the
+student's weights and a `StudentCheckpoint`.
+"""
+
+import json
+import os
+import sys
+
+worker, num_workers = int(sys.argv[1]), int(sys.argv[2])
+ports, mode, out = sys.argv[3].split(","), sys.argv[4], sys.argv[5]
+os.environ["KERAS_BACKEND"] = "tensorflow"
+if num_workers > 1:
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+        "task": {"type": "worker", "index": worker},
+    })
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_distill  # noqa: E402
+
+SHARD, LOCAL_BATCH, WORKERS = 35, 8, 2
+rng = np.random.default_rng(0)
+x = rng.normal(size=(SHARD * WORKERS, 8)).astype("float32")
+y = rng.integers(0, 4, SHARD * WORKERS)
+shards = [np.arange(SHARD) + w * SHARD for w in range(WORKERS)]
+if num_workers > 1:
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    order = shards[worker]
+else:
+    strategy = tf.distribute.get_strategy()
+    # Global batch k: the k-th local batch of worker 0, then of worker 1.
+    order = np.concatenate(
+        [s[k : k + LOCAL_BATCH] for k in range(0, SHARD, LOCAL_BATCH) for s in shards]
+    )
+with strategy.scope():
+    keras.utils.set_random_seed(0)
+    teacher = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]
+    )
+    student = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)],
+        name="student",
+    )
+    distiller = keras_distill.Distiller(teacher, student)
+    distiller.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        alpha=0.5,
+        temperature=2.0,
+    )
+inputs = x[order]
+if mode == "cached":
+    inputs = keras_distill.TeacherCache.compute(teacher, inputs, batch_size=16).inputs(inputs)
+elements = (inputs, y[order])
+if num_workers > 1:
+
+    def local_batches(context):
+        # This worker's shard, in per-replica batches: no auto-sharding.
+        return tf.data.Dataset.from_tensor_slices(elements).batch(
+            context.get_per_replica_batch_size(LOCAL_BATCH * WORKERS)
+        )
+
+    data = strategy.distribute_datasets_from_function(local_batches)
+else:
+    data = tf.data.Dataset.from_tensor_slices(elements).batch(LOCAL_BATCH * WORKERS)
+folder = os.path.join(out, f"worker{worker}")
+checkpoint = keras_distill.callbacks.StudentCheckpoint(os.path.join(folder, "student.keras"))
+history = distiller.fit(data, epochs=2, verbose=0, callbacks=[checkpoint])
+if keras_distill.distribute.is_chief(distiller):
+    weights = np.concatenate([np.ravel(w) for w in student.get_weights()])
+    np.save(os.path.join(out, f"weights_{num_workers}.npy"), weights)
+    np.save(os.path.join(out, f"loss_{num_workers}.npy"), np.array(history.history["loss"]))
