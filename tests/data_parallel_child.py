@@ -18,7 +18,17 @@ import numpy as np  # noqa: E402
 import keras_distill  # noqa: E402
 
 assert len(jax.devices()) == devices
-if devices > 1:
+if devices > 1 and mode == "model_parallel":
+    # A 2 x (devices / 2) mesh: the batch over one axis, every Dense kernel
+    # (teacher's and student's) split by output units over the other.
+    mesh = keras.distribution.DeviceMesh((2, devices // 2), ("batch", "model"), jax.devices())
+    layouts = keras.distribution.LayoutMap(mesh)
+    layouts[".*kernel"] = (None, "model")
+    layouts[".*bias"] = ("model",)
+    keras.distribution.set_distribution(
+        keras.distribution.ModelParallel(layout_map=layouts, batch_dim_name="batch")
+    )
+elif devices > 1:
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
@@ -29,6 +39,9 @@ teacher = keras.Sequential(
 student = keras.Sequential(
     [keras.Input((8,)), keras.layers.Dense(8, activation="relu", name="s_hidden"), keras.layers.Dense(4)]
 )
+if mode == "model_parallel" and devices > 1:  # the kernels are split, not replicated
+    assert not student.layers[0].kernel.value.sharding.is_fully_replicated
+    assert not teacher.layers[0].kernel.value.sharding.is_fully_replicated
 options = {}
 if mode == "features":
     options["features"] = [keras_distill.features.FeaturePair("t_hidden", "s_hidden")]

@@ -1,4 +1,4 @@
-"""JAX data parallelism: keras.distribution.DataParallel on virtual CPU devices gives one device's weights."""
+"""JAX distribution on virtual CPU devices (DataParallel, ModelParallel) gives one device's weights."""
 
 import os
 import subprocess
@@ -22,7 +22,7 @@ def _train(devices, mode, tmp_path):
     return np.load(out)
 
 
-@pytest.mark.parametrize("mode", ["online", "features", "cached", "mix"])
+@pytest.mark.parametrize("mode", ["online", "features", "cached", "mix", "model_parallel"])
 def test_data_parallel_matches_one_device(tmp_path, mode):
     one = _train(1, mode, tmp_path)
     four = _train(4, mode, tmp_path)
