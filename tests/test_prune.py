@@ -91,6 +91,9 @@ def _softmax_student():
         ({"target_sparsity": 1.0}, "target_sparsity"),
         ({"schedule": "cubic"}, "schedule"),
         ({"epochs": 0}, "epochs"),
+        # The Distiller's checks: a bool is not a temperature or an alpha.
+        ({"temperature": True}, "temperature"),
+        ({"alpha": True}, "alpha"),
         ({"data": "inputs only", "alpha": 0.5}, "alpha=0.5"),
         ({"data": "other inputs"}, "not the data this cache"),
         ({"student": _softmax_student}, "outputs logits"),

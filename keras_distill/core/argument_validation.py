@@ -42,6 +42,11 @@ def check_compatible_shapes(teacher_shape, student_shape):
         )
 
 
+# The one set of defaults: `Distiller.compile` and the tfmot training loops use them.
+DEFAULT_ALPHA = 0.1
+DEFAULT_TEMPERATURE = 3.0
+
+
 def check_temperature(temperature, argument="temperature"):
     """Returns `temperature` as a float, raising unless it is a number > 0."""
     if (

@@ -251,8 +251,8 @@ class Distiller(keras.Model):
         metrics=None,
         student_loss_fn=None,
         distillation_loss_fn=None,
-        alpha=0.1,
-        temperature=3.0,
+        alpha=validation.DEFAULT_ALPHA,
+        temperature=validation.DEFAULT_TEMPERATURE,
         loss=None,
         **kwargs,
     ):

@@ -12,12 +12,13 @@ import keras
 import numpy as np
 
 from keras_distill.cache import TeacherCache
+from keras_distill.core import argument_validation as validation
 from keras_distill.core.output_logits import detect_output_activation
 from keras_distill.losses.kd_loss import kd_loss
 
-# The Distiller's defaults, so the two ways of distilling agree.
-DEFAULT_ALPHA = 0.1
-DEFAULT_TEMPERATURE = 3.0
+# The Distiller's defaults and checks, so the two ways of distilling agree.
+DEFAULT_ALPHA = validation.DEFAULT_ALPHA
+DEFAULT_TEMPERATURE = validation.DEFAULT_TEMPERATURE
 
 
 def split_data(data):
@@ -70,16 +71,19 @@ def _check_positive_int(name, value):
 def check_options(epochs, batch_size, learning_rate, temperature):
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
-    for name, value in (("learning_rate", learning_rate), ("temperature", temperature)):
-        if not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}.")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not (
+        learning_rate > 0
+    ):
+        raise ValueError(
+            f"`learning_rate` must be a positive number. Received: learning_rate={learning_rate!r}."
+        )
+    validation.check_temperature(temperature)
 
 
 def resolve_alpha(alpha, y):
     if alpha is None:
         return DEFAULT_ALPHA if y is not None else 0.0
-    if not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}.")
+    alpha = validation.check_alpha(alpha)
     if alpha > 0 and y is None:
         raise ValueError(
             f"`alpha={alpha}` weights a hard-label loss, so `data` must be `(x, y)`; "
