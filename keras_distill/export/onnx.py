@@ -1,10 +1,9 @@
 """Exporting a student as an ONNX model with tf2onnx."""
 
-from keras_distill.core import atomic_files as atomic
 from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
+from keras_distill.export import outline
 from keras_distill.export import signature
-from keras_distill.export import verification
 from keras_distill.export.dependencies import import_optional
 
 OPSETS = (15, 16, 17, 18)
@@ -67,11 +66,8 @@ def export_onnx(
     tf2onnx = import_optional("tf2onnx", "ONNX export")
     if verify:
         import_optional("onnxruntime", "Verifying an ONNX export")
-    path = atomic.check_target(path, overwrite)
-    student = signature.resolve_model(model)
-    specs = signature.input_specs(student)
-    samples = verification.choose_samples(student, specs, sample_inputs)
-    with atomic.staged_path(path, overwrite) as staged:
+
+    def write(student, specs, staged, samples, calibration):
         # Grappler, run by tf2onnx, logs its sessions from C++.
         with quiet_native_output():
             graph_def, inputs, outputs = signature.frozen_graph(student, specs)
@@ -84,18 +80,11 @@ def export_onnx(
             )
         _name_inputs_like_keras(staged)
         _check_supported(staged, student)
-        return verification.report(
-            student,
-            specs,
-            staged,
-            path,
-            "onnx",
-            verify=verify,
-            samples=samples,
-            atol=atol,
-            rtol=rtol,
-            min_agreement=min_agreement,
-        )
+
+    return outline.export_verified(
+        model, path, "onnx", write, overwrite=overwrite, verify=verify,
+        sample_inputs=sample_inputs, atol=atol, rtol=rtol, min_agreement=min_agreement,
+    )
 
 
 def _name_inputs_like_keras(path):

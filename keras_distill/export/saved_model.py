@@ -1,8 +1,7 @@
 """Exporting a student as a TensorFlow SavedModel."""
 
-from keras_distill.core import atomic_files as atomic
+from keras_distill.export import outline
 from keras_distill.export import signature
-from keras_distill.export import verification
 
 
 def write_saved_model(model, specs, directory):
@@ -66,21 +65,11 @@ def export_saved_model(
     ```
     """
     signature.require_tensorflow_backend()
-    path = atomic.check_target(path, overwrite)
-    student = signature.resolve_model(model)
-    specs = signature.input_specs(student)
-    samples = verification.choose_samples(student, specs, sample_inputs)
-    with atomic.staged_path(path, overwrite) as staged:
-        write_saved_model(student, specs, staged)
-        return verification.report(
-            student,
-            specs,
-            staged,
-            path,
-            "saved_model",
-            verify=verify,
-            samples=samples,
-            atol=atol,
-            rtol=rtol,
-            min_agreement=min_agreement,
-        )
+    return outline.export_verified(
+        model, path, "saved_model",
+        lambda student, specs, staged, samples, calibration: write_saved_model(
+            student, specs, staged
+        ),
+        overwrite=overwrite, verify=verify, sample_inputs=sample_inputs, atol=atol, rtol=rtol,
+        min_agreement=min_agreement,
+    )

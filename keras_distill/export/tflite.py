@@ -4,9 +4,9 @@ import contextlib
 import tempfile
 import warnings
 
-from keras_distill.core import atomic_files as atomic
 from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
+from keras_distill.export import outline
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
 from keras_distill.export import signature
@@ -251,21 +251,18 @@ def export_tflite(
     _check_fallback(fallback, quantization, int8_io)
     if verify:
         import_optional("ai_edge_litert.interpreter", "Verifying a TFLite export")
-    path = atomic.check_target(path, overwrite)
-    student = signature.resolve_model(model)
-    specs = signature.input_specs(student)
-    calibration = None
-    if representative_data is not None:
-        calibration = sample_data.flat_samples(
-            student, specs, representative_data, "representative_data"
-        )
-    samples = verification.choose_samples(student, specs, sample_inputs, calibration)
-    with atomic.staged_path(path, overwrite) as staged:
-        float_layers = int8_size = None
+
+    def calibrate(student, specs):
+        if representative_data is None:
+            return None
+        return sample_data.flat_samples(student, specs, representative_data, "representative_data")
+
+    def write(student, specs, staged, samples, calibration):
         if fallback is None:
             flatbuffer, batch_size = _convert(
                 student, specs, quantization, calibration, int8_io, allow_select_tf_ops
             )
+            extras = {"batch_size": batch_size}
         else:
             from keras_distill.export import int8_fallback
 
@@ -275,28 +272,14 @@ def export_tflite(
             flatbuffer, float_layers, int8_size = int8_fallback.convert_with_fallback(
                 student, specs, calibration, samples, expected, target, fallback
             )
-            batch_size = None
+            extras = {"float_layers": float_layers,
+                      "fallback_cost_bytes": len(flatbuffer) - int8_size}
         with open(staged, "wb") as f:
             f.write(flatbuffer)
-        if float_layers is not None:
-            result = verification.report(
-                student, specs, staged, path, "tflite", quantization=quantization,
-                verify=verify, samples=samples, atol=atol, rtol=rtol,
-                min_agreement=min_agreement,
-                float_layers=float_layers, fallback_cost_bytes=len(flatbuffer) - int8_size,
-            )
-            return result
-        return verification.report(
-            student,
-            specs,
-            staged,
-            path,
-            "tflite",
-            quantization=quantization,
-            verify=verify,
-            samples=samples,
-            atol=atol,
-            rtol=rtol,
-            min_agreement=min_agreement,
-            batch_size=batch_size,
-        )
+        return extras
+
+    return outline.export_verified(
+        model, path, "tflite", write, overwrite=overwrite, verify=verify,
+        sample_inputs=sample_inputs, atol=atol, rtol=rtol, min_agreement=min_agreement,
+        quantization=quantization, calibrate=calibrate,
+    )
