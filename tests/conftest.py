@@ -3,8 +3,10 @@
 The suite runs on the backend of `KERAS_BACKEND` (TensorFlow by default). Tests
 of features that are TensorFlow by nature (tf.distribute, exporters, tfmot)
 or not supported on another backend carry `@pytest.mark.tensorflow_only`,
-and tests of JAX-only behaviour `@pytest.mark.jax_only`; tests of the other
-backend are deselected (CI's JAX leg also passes `-m "not tensorflow_only"`).
+tests of JAX-only behaviour `@pytest.mark.jax_only`, and tests of what
+Keras's torch trainer does not do (compiled-step tracing, `steps_per_execution`)
+`@pytest.mark.not_torch`; tests of another backend are deselected (CI's JAX
+leg also passes `-m "not tensorflow_only"`).
 """
 
 import os
@@ -41,6 +43,7 @@ def pytest_collection_modifyitems(config, items):
         item for item in items
         if ("tensorflow_only" in item.keywords and BACKEND != "tensorflow")
         or ("jax_only" in item.keywords and BACKEND != "jax")
+        or ("not_torch" in item.keywords and BACKEND == "torch")
     ]
     if wrong:
         config.hook.pytest_deselected(items=wrong)

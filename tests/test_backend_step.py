@@ -6,6 +6,7 @@ import pytest
 
 import keras_distill as kd
 from tests import testing
+from tests.testing import to_numpy as _np
 
 
 def _kd64(t, s, temperature):
@@ -35,7 +36,7 @@ class _SetTemperature(keras.callbacks.Callback):
 def test_a_temperature_set_by_a_callback_reaches_the_very_next_step():
     x, y = testing.synthetic(n=32)
     teacher, student = testing.mlp(name="teacher"), testing.mlp(name="student")
-    t, s = np.asarray(teacher(x)), np.asarray(student(x))
+    t, s = _np(teacher(x)), _np(student(x))
     distiller = kd.Distiller(teacher, student)
     # A zero learning rate keeps the student fixed, so each step's loss
     # depends on the temperature alone.

@@ -8,6 +8,7 @@ import keras_distill as kd
 from keras_distill.augment import RandomShift
 from keras_distill.cache.teacher_cache import view_seeds
 from tests import testing
+from tests.testing import to_numpy as _np
 
 
 def _shift64(image, dy, dx):
@@ -64,7 +65,7 @@ def test_cached_logits_belong_to_the_regenerated_view():
     assert logits.shape == (128, 3, 10)
     seeds = view_seeds(128, 3, 5)
     for k in range(3):
-        want = np.asarray(teacher(np.asarray(jitter(x, seeds[:, k]))))
+        want = _np(teacher(_np(jitter(x, seeds[:, k]))))
         np.testing.assert_allclose(logits[:, k], want, rtol=1e-5, atol=1e-5)
     # A student equal to the teacher has zero loss iff it sees each cached view.
     distiller = kd.Distiller(teacher, student, augmentation=jitter, seed=1)

@@ -7,6 +7,7 @@ import pytest
 import keras_distill as kd
 from keras_distill.augment import CutMix
 from keras_distill.augment import MixUp
+from tests.testing import to_numpy as _np
 
 
 def _pair(features=8, classes=5, seed=0):
@@ -103,7 +104,7 @@ def test_mixed_hard_label_loss_mixes_both_labels():
     _, student_loss, _ = distiller.compute_distillation_loss(
         y, y_pred, teacher(x), shares=shares, partners=partners
     )
-    logits = np.asarray(y_pred, dtype=np.float64)
+    logits = _np(y_pred).astype(np.float64)
     log_q = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     own = -log_q[np.arange(12), y]
     other = -log_q[np.arange(12), y[partners]]
@@ -121,7 +122,7 @@ def test_predict_and_evaluate_see_clean_inputs():
         student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
     np.testing.assert_allclose(
-        distiller.predict(x, verbose=0), np.asarray(student(x)), rtol=1e-5, atol=1e-6
+        distiller.predict(x, verbose=0), _np(student(x)), rtol=1e-5, atol=1e-6
     )
     a = distiller.evaluate(x, y, verbose=0, return_dict=True)
     b = distiller.evaluate(x, y, verbose=0, return_dict=True)

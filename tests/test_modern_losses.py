@@ -8,6 +8,7 @@ import keras_distill as kd
 from keras_distill.losses import dist_loss
 from keras_distill.losses import dkd_loss
 from keras_distill.losses import kd_loss
+from tests.testing import to_numpy as _np
 
 
 def _softmax64(z):
@@ -160,7 +161,7 @@ def test_dkd_in_the_distiller_receives_the_labels():
     y = rng.integers(0, 4, size=64)
     teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
     student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
-    want = _dkd64(np.asarray(teacher(x)), np.asarray(student(x)), y, 4.0, 1.0, 8.0).mean()
+    want = _dkd64(_np(teacher(x)), _np(student(x)), y, 4.0, 1.0, 8.0).mean()
     distiller = kd.Distiller(teacher=teacher, student=student)
     distiller.compile(optimizer=keras.optimizers.SGD(0.0), distillation_loss_fn="dkd",
                       alpha=0.0, temperature=4.0)

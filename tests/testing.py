@@ -16,6 +16,11 @@ def digits(n=None):
     return x, y
 
 
+def to_numpy(tensor):
+    """A backend tensor (or variable) as a NumPy array, on every backend."""
+    return keras.ops.convert_to_numpy(tensor)
+
+
 def synthetic(n=64, features=8, classes=4, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, features)).astype("float32")
