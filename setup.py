@@ -19,6 +19,7 @@ PLOT = ["matplotlib>=3.7"]
 EXAMPLES = ["scikit-learn>=1.3"]
 EXPORT = ONNX + LITERT
 JAX = ["jax[cpu]>=0.4.36"]
+TORCH = ["torch>=2.5"]
 DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 PACKAGING = ["build>=1.2"]
 
@@ -35,9 +36,10 @@ setup(
         "plot": PLOT,
         "examples": EXAMPLES,
         "jax": JAX,
+        "torch": TORCH,
         "docs": DOCS,
         "demo": EXAMPLES + EXPORT + PLOT,
         "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"]
-        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + DOCS + PACKAGING,
+        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING,
     },
 )

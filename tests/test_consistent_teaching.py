@@ -129,7 +129,7 @@ def test_predict_and_evaluate_see_clean_inputs():
     assert a == b and "distillation_loss" not in a
     # A direct call, even in training mode, is the student alone.
     np.testing.assert_allclose(
-        np.asarray(distiller(x, training=True)), np.asarray(student(x)), rtol=1e-5, atol=1e-6
+        _np(distiller(x, training=True)), _np(student(x)), rtol=1e-5, atol=1e-6
     )
 
 

@@ -533,6 +533,11 @@ class Distiller(keras.Model):
         if self.student_loss_fn is None:
             return ops.zeros((), "float32")
         validation.check_labels(y, y_pred)
+        if sample_weight is not None:
+            # Keras losses apply a Keras mask with `sample_weight *= mask`, which
+            # on torch rescales the caller's tensor in place: the distillation
+            # terms would get the mask twice. The loss gets its own copy.
+            sample_weight = ops.copy(sample_weight)
         loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
         if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
             loss = loss * correction
