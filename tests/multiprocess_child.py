@@ -28,42 +28,22 @@ if num_processes > 1 and mode != "build_cache":
     keras.distribution.initialize(f"localhost:{port}", num_processes, process_id)
 
 import keras_distill  # noqa: E402
+from tests import cluster_testing  # noqa: E402
 
-SHARD, LOCAL_BATCH, PROCESSES = 35, 8, 2
-rng = np.random.default_rng(0)
-x = rng.normal(size=(SHARD * PROCESSES, 8)).astype("float32")
-y = rng.integers(0, 4, SHARD * PROCESSES)
-# Global batch k is the k-th local batch of process 0, then of process 1.
-shards = [np.arange(SHARD) + p * SHARD for p in range(PROCESSES)]
+x, y, shards = cluster_testing.data()
 if mode == "build_cache":
-    order, batch_size = shards[process_id], LOCAL_BATCH
+    order, batch_size = shards[process_id], cluster_testing.LOCAL_BATCH
 elif num_processes > 1:
     assert jax.process_count() == num_processes and len(jax.devices()) == num_processes
     # Each process passes its own shard as NumPy arrays: no auto-sharding.
     keras.distribution.set_distribution(
         keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
     )
-    order, batch_size = shards[process_id], LOCAL_BATCH
+    order, batch_size = shards[process_id], cluster_testing.LOCAL_BATCH
 else:
-    order = np.concatenate(
-        [s[k : k + LOCAL_BATCH] for k in range(0, SHARD, LOCAL_BATCH) for s in shards]
-    )
-    batch_size = LOCAL_BATCH * PROCESSES
-keras.utils.set_random_seed(0)
-teacher = keras.Sequential(
-    [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]
-)
-student = keras.Sequential(
-    [keras.Input((8,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)],
-    name="student",
-)
-distiller = keras_distill.Distiller(teacher, student)
-distiller.compile(
-    optimizer=keras.optimizers.SGD(0.1),
-    student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    alpha=0.5,
-    temperature=2.0,
-)
+    order = cluster_testing.reference_order(shards)
+    batch_size = cluster_testing.LOCAL_BATCH * cluster_testing.PARTS
+teacher, student, distiller = cluster_testing.small_distiller()
 inputs = x[order]
 if mode == "build_cache":
     path = os.path.join(out, f"cache_{process_id}.npz")

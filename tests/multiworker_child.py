@@ -23,42 +23,22 @@ if num_workers > 1:
         "task": {"type": "worker", "index": worker},
     })
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_distill  # noqa: E402
+from tests import cluster_testing  # noqa: E402
 
-SHARD, LOCAL_BATCH, WORKERS = 35, 8, 2
-rng = np.random.default_rng(0)
-x = rng.normal(size=(SHARD * WORKERS, 8)).astype("float32")
-y = rng.integers(0, 4, SHARD * WORKERS)
-shards = [np.arange(SHARD) + w * SHARD for w in range(WORKERS)]
+LOCAL_BATCH, WORKERS = cluster_testing.LOCAL_BATCH, cluster_testing.PARTS
+x, y, shards = cluster_testing.data()
 if num_workers > 1:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     order = shards[worker]
 else:
     strategy = tf.distribute.get_strategy()
-    # Global batch k: the k-th local batch of worker 0, then of worker 1.
-    order = np.concatenate(
-        [s[k : k + LOCAL_BATCH] for k in range(0, SHARD, LOCAL_BATCH) for s in shards]
-    )
+    order = cluster_testing.reference_order(shards)
 with strategy.scope():
-    keras.utils.set_random_seed(0)
-    teacher = keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]
-    )
-    student = keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)],
-        name="student",
-    )
-    distiller = keras_distill.Distiller(teacher, student)
-    distiller.compile(
-        optimizer=keras.optimizers.SGD(0.1),
-        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        alpha=0.5,
-        temperature=2.0,
-    )
+    teacher, student, distiller = cluster_testing.small_distiller()
 inputs = x[order]
 if mode == "cached":
     inputs = keras_distill.TeacherCache.compute(teacher, inputs, batch_size=16).inputs(inputs)

@@ -7,43 +7,30 @@ writes files.
 """
 
 import os
-import socket
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import cluster_testing
+
+ROOT = cluster_testing.ROOT
 pytestmark = pytest.mark.jax_only
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
-
-
-def _launch(process_id, num_processes, port, mode, out):
-    command = [sys.executable, "-m", "tests.multiprocess_child", str(process_id),
-               str(num_processes), str(port), mode, str(out)]
+def _env():
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("XLA_FLAGS", None)  # one CPU device per process
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return env
 
 
-def _wait(processes):
-    outputs = []
-    try:
-        for process in processes:
-            output, _ = process.communicate(timeout=240)
-            outputs.append(output)
-    finally:
-        for process in processes:
-            process.kill()
-    for process, output in zip(processes, outputs):
-        assert process.returncode == 0, output[-3000:]
+def _child(process_id, num_processes, port, mode, out):
+    return [sys.executable, "-m", "tests.multiprocess_child", str(process_id),
+            str(num_processes), str(port), mode, str(out)]
+
+
+def _wait(commands):
+    cluster_testing.run_together(commands, _env())
 
 
 @pytest.mark.parametrize("mode", ["online", "cached"])
@@ -51,10 +38,10 @@ def test_two_processes_train_like_one(tmp_path, mode):
     two, one = tmp_path / "two", tmp_path / "one"
     two.mkdir()
     if mode == "cached":  # each shard's cache, built before the cluster starts
-        _wait([_launch(p, 2, 0, "build_cache", two) for p in (0, 1)])
-    port = _free_port()
-    _wait([_launch(p, 2, port, mode, two) for p in (0, 1)])
-    _wait([_launch(0, 1, 0, mode, one)])
+        _wait([_child(p, 2, 0, "build_cache", two) for p in (0, 1)])
+    (port,) = cluster_testing.free_ports(1)
+    _wait([_child(p, 2, port, mode, two) for p in (0, 1)])
+    _wait([_child(0, 1, 0, mode, one)])
     # The two shards were disjoint and together the reference's samples.
     seen = [np.load(two / f"seen_2_{p}.npy") for p in (0, 1)]
     assert not set(seen[0]) & set(seen[1])
@@ -70,31 +57,27 @@ def test_two_processes_train_like_one(tmp_path, mode):
 
 
 def test_computing_a_cache_inside_a_cluster_says_what_to_do(tmp_path):
-    port = _free_port()
-    processes = [_launch(p, 2, port, "compute_in_cluster", tmp_path) for p in (0, 1)]
-    outputs = [process.communicate(timeout=240)[0] for process in processes]
-    for process, output in zip(processes, outputs):
-        assert process.returncode != 0
+    (port,) = cluster_testing.free_ports(1)
+    codes, outputs = cluster_testing.run_together(
+        [_child(p, 2, port, "compute_in_cluster", tmp_path) for p in (0, 1)], _env(), check=False
+    )
+    assert all(code != 0 for code in codes)
+    for output in outputs:
         assert "RuntimeError: TeacherCache.compute runs the teacher" in output
         assert "TeacherCache.load(path, teacher=teacher" in output
 
 
 def test_the_distributed_example_runs_as_documented(tmp_path):
     # docs/distributed.md launches examples/distributed_jax.py this way.
-    port, out = _free_port(), tmp_path / "student.keras"
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "examples/distributed_jax.py", "--process-id", str(p),
-             "--num-processes", "2", "--coordinator", f"localhost:{port}", "--epochs", "2",
-             "--out", str(out)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        for p in (0, 1)
-    ]
-    outputs = [process.communicate(timeout=240)[0] for process in processes]
-    assert [process.returncode for process in processes] == [0, 0], outputs[0][-2000:]
+    (port,) = cluster_testing.free_ports(1)
+    out = tmp_path / "student.keras"
+    env = dict(_env(), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    _, outputs = cluster_testing.run_together(
+        [[sys.executable, "examples/distributed_jax.py", "--process-id", str(p),
+          "--num-processes", "2", "--coordinator", f"localhost:{port}", "--epochs", "2",
+          "--out", str(out)] for p in (0, 1)],
+        env,
+    )
     accuracies = [line.split()[-1] for output in outputs for line in output.splitlines()
                   if "student test accuracy" in line]
     assert len(accuracies) == 2 and accuracies[0] == accuracies[1]  # one global metric
