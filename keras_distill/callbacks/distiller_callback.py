@@ -39,6 +39,17 @@ class DistillerCallback(keras.callbacks.Callback):
             )
         super().set_model(model)
 
+    def before_fit(self, distiller):
+        """Called by `Distiller.fit` before Keras builds the model and optimizer.
+
+        Keras sets the callbacks' model only after that build; a callback that
+        needs the optimizer built a certain way (as `PhaseScheduler` does for
+        layers that a phase unfreezes) does it here. Does nothing by default.
+
+        Args:
+            distiller: The `Distiller` whose `fit` is starting.
+        """
+
     @property
     def distiller(self):
         """The `Distiller` being trained."""

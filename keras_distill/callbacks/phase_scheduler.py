@@ -1,5 +1,7 @@
 """A callback that runs training as a sequence of named phases."""
 
+import contextlib
+
 import keras
 
 from keras_distill.api_export import register
@@ -94,28 +96,37 @@ class PhaseScheduler(DistillerCallback):
         """Returns the `Phase` that `epoch` (0-based) belongs to."""
         return self.phases[self.phase_index(epoch)]
 
+    def before_fit(self, distiller):
+        # Keras builds an unbuilt optimizer over the trainable variables before
+        # it sets the callbacks' model (on JAX and torch, and on TensorFlow
+        # under a tf.distribute strategy): build it first over every variable
+        # that a phase can unfreeze.
+        if any(phase.trainable is not None for phase in self.phases):
+            self._prepare_optimizer(distiller)
+
     def set_model(self, model):
         super().set_model(model)
         if any(phase.trainable is not None for phase in self.phases):
-            _check_backend_switches_trainable()
-            if self._trainability is None or self._trainability.layers[0] is not model.student:
-                self._trainability = Trainability(model.student)
-            self._prepare_optimizer()
+            self._prepare_optimizer(model)
         if any(phase.learning_rate is not None for phase in self.phases):
             self._wrap_schedule()
 
-    def _prepare_optimizer(self):
+    def _prepare_optimizer(self, distiller):
+        if self._trainability is None or self._trainability.layers[0] is not distiller.student:
+            self._trainability = Trainability(distiller.student)
         trainability = self._trainability
         # Deriving every phase's flags now makes an unknown layer name fail before training.
         states = [
             trainability.derive([p.trainable for p in self.phases[: i + 1]])
             for i in range(len(self.phases))
         ]
-        optimizer = self.distiller.optimizer
+        optimizer = distiller.optimizer
         if optimizer is None:
             return
         if not optimizer.built:
-            with self.distiller.distribute_strategy.scope():
+            # TensorFlow's trainer creates optimizer slots in its strategy's scope.
+            strategy = getattr(distiller, "distribute_strategy", None)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 optimizer.build(trainability.variables())
             return
         known = {id(v) for v in optimizer._trainable_variables}
@@ -206,16 +217,3 @@ class PhaseScheduler(DistillerCallback):
             "verbose": self.verbose,
         }
 
-
-def _check_backend_switches_trainable():
-    """Raises on JAX, whose trainer cannot change the trainable set within `fit`."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        raise NotImplementedError(
-            "Phases that change `trainable` need the TensorFlow backend: "
-            "the JAX trainer compiles its step and builds the optimizer state for one "
-            "fixed set of trainable variables per `fit`. On JAX, run one `fit` per "
-            "phase instead (set `layer.trainable`, compile the Distiller again, then "
-            "`fit` with `initial_epoch=`), or set KERAS_BACKEND=tensorflow. Phases "
-            "without `trainable=` (alpha, temperature, learning rate) work on JAX."
-        )

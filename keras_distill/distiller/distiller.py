@@ -17,6 +17,7 @@ from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.distiller import batch_views
+from keras_distill.distiller import frozen_variables
 from keras_distill.distiller import multi_worker
 from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
@@ -162,6 +163,8 @@ class Distiller(keras.Model):
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
         self._in_train_step = False
+        # The trainable variables the train function was built for.
+        self._trained_variables = None
         self.teacher_activation = teacher_activation
         self.student_activation = student_activation
         self._teacher_output_activation = resolve_output_activation(
@@ -393,6 +396,26 @@ class Distiller(keras.Model):
         """Float32 logits from the student's outputs (differentiable)."""
         return probabilities_to_logits(y_pred, self._student_output_activation)
 
+    def fit(self, *args, **kwargs):
+        """Keras's `fit`, after each `DistillerCallback`'s `before_fit`.
+
+        Arguments are those of `keras.Model.fit`. Callbacks that change the
+        trainable layers build the optimizer there, before Keras does.
+        """
+        callbacks = kwargs["callbacks"] if "callbacks" in kwargs else _positional(args, 5)
+        for callback in getattr(callbacks, "callbacks", callbacks) or ():
+            before_fit = getattr(callback, "before_fit", None)
+            if before_fit is not None:
+                before_fit(self)
+        if self._trained_variables != self._trainable_ids():
+            # Layers were frozen or unfrozen since the step was built (plain
+            # Keras would need another `compile`): build it again.
+            self.train_function = None
+        return super().fit(*args, **kwargs)
+
+    def _trainable_ids(self):
+        return tuple(id(v) for v in self.trainable_variables)
+
     def train_step(self, *args, **kwargs):
         """Runs the backend's own training step on the distillation loss.
 
@@ -403,9 +426,17 @@ class Distiller(keras.Model):
         self._check_compiled()
         self._in_train_step = True
         try:
-            return multi_worker.reducible_logs(self, super().train_step(*args, **kwargs))
+            with frozen_variables.subset_apply(self, args):
+                logs = super().train_step(*args, **kwargs)
+            return multi_worker.reducible_logs(self, logs)
         finally:
             self._in_train_step = False
+
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            self._trained_variables = self._trainable_ids()
+        with frozen_variables.fresh_trace(self):
+            return super().make_train_function(force=force)
 
     def test_step(self, *args, **kwargs):
         self._check_compiled()
@@ -647,3 +678,7 @@ def _student_outputs(y_pred):
     if isinstance(y_pred, dict) and _STUDENT in y_pred:
         return y_pred[_STUDENT]
     return y_pred
+
+
+def _positional(args, index):
+    return args[index] if len(args) > index else None

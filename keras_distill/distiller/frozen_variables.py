@@ -1,0 +1,123 @@
+"""Lets the JAX trainer update a subset of the variables the optimizer was built with.
+
+Keras's JAX step hands `optimizer.stateless_apply` the values of the model's
+*current* trainable variables and requires them to match, one to one, the list
+the optimizer was built with. A student with a frozen layer (a
+`PhaseScheduler` phase with `trainable=`, or a layer frozen after `compile`)
+has fewer, so the stock step raises. TensorFlow's and torch's steps call
+`optimizer.apply(grads, variables)` with the subset, which Keras supports.
+
+`subset_apply` makes the JAX step do the same: while the step is traced, the
+optimizer's `stateless_apply` receives the full built list, the frozen
+variables with their current values (taken from the step's non-trainable
+state, so nothing is read from the purged variables) and no gradient, which
+Keras's optimizers skip (their slots keep their values). The trainable values
+are handed back in the trainer's order. Nothing changes where the lists
+already match, or on the other backends.
+"""
+
+import contextlib
+import warnings
+
+import keras
+
+
+@contextlib.contextmanager
+def subset_apply(model, step_args):
+    """Within a JAX `train_step(state, data)`, lets the optimizer skip frozen variables."""
+    optimizer = getattr(model, "optimizer", None)
+    if keras.backend.backend() != "jax" or optimizer is None or not optimizer.built:
+        yield
+        return
+    trainable = model.trainable_variables
+    built = optimizer._trainable_variables
+    if [id(v) for v in trainable] == [id(v) for v in built]:
+        yield
+        return
+    state = step_args[0]
+    non_trainable_values = state[1]
+    stock_apply = optimizer.stateless_apply
+    optimizer.stateless_apply = _SubsetApply(
+        stock_apply, built, trainable, model.non_trainable_variables, non_trainable_values
+    )
+    try:
+        yield
+    finally:
+        del optimizer.stateless_apply
+
+
+class _SubsetApply:
+    """`stateless_apply` over the built list, for the values of a subset of it."""
+
+    def __init__(self, stock_apply, built, trainable, non_trainable, non_trainable_values):
+        position = {id(v): i for i, v in enumerate(trainable)}
+        frozen = {id(v): i for i, v in enumerate(non_trainable)}
+        unknown = [v.path for v in trainable if id(v) not in {id(b) for b in built}]
+        if unknown:
+            raise ValueError(
+                f"Variables {unknown} are trainable, but the optimizer was not built "
+                "with them: Keras optimizers only update the variables they were "
+                "built with. Build the optimizer over every variable that can train "
+                "(`optimizer.build(student.trainable_variables)` with every layer "
+                "trainable) before freezing layers."
+            )
+        outside = [v.path for v in built if id(v) not in position and id(v) not in frozen]
+        if outside:
+            raise ValueError(
+                f"The optimizer was built with variables {outside}, which are not "
+                "this model's: compile the Distiller with an optimizer of its own."
+            )
+        self._stock_apply = stock_apply
+        # For each built variable: ("trainable", index) or ("frozen", index).
+        self._sources = [
+            ("trainable", position[id(v)]) if id(v) in position else ("frozen", frozen[id(v)])
+            for v in built
+        ]
+        self._order = [self._sources.index(("trainable", i)) for i in range(len(trainable))]
+        self._non_trainable_values = non_trainable_values
+
+    def __call__(self, optimizer_variables, grads, trainable_variables):
+        values, full_grads = [], []
+        for source, index in self._sources:
+            if source == "trainable":
+                values.append(trainable_variables[index])
+                full_grads.append(grads[index])
+            else:
+                values.append(self._non_trainable_values[index])
+                full_grads.append(None)
+        with warnings.catch_warnings():
+            # Keras warns about the frozen variables' missing gradients.
+            warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
+            new_values, optimizer_variables = self._stock_apply(
+                optimizer_variables, full_grads, values
+            )
+        return [new_values[i] for i in self._order], optimizer_variables
+
+
+@contextlib.contextmanager
+def fresh_trace(model):
+    """While JAX's step is built, gives it a step function that no earlier build used.
+
+    JAX reuses a trace for an equal function called with arguments of equal
+    shapes, and a trace fixes which variable each entry of the state is. Two
+    phases that freeze different layers of the same shapes pass equal shapes,
+    so the second would run on the first one's variable mapping. A new
+    function object per build makes every build trace afresh.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    had_own = "train_step" in vars(model)
+    step = model.train_step
+
+    def train_step(state, data):
+        return step(state, data)
+
+    object.__setattr__(model, "train_step", train_step)
+    try:
+        yield
+    finally:
+        if had_own:
+            object.__setattr__(model, "train_step", step)
+        else:
+            object.__delattr__(model, "train_step")
