@@ -467,9 +467,9 @@ class Distiller(keras.Model):
                 y_pred.get(_SHARES), y_pred.get(_PARTNERS),
             )
             if _TEACHER_FEATURES in y_pred:
-                feature_loss = self._features.loss(
+                feature_loss = _corrected(self._features.loss(
                     y_pred[_TEACHER_FEATURES], y_pred[_STUDENT_FEATURES], sample_weight
-                ) * correction
+                ), correction)
                 total = total + feature_loss
                 self.feature_loss_tracker.update_state(
                     _local_mean(feature_loss, correction), sample_weight=ops.shape(outputs)[0]
@@ -477,7 +477,7 @@ class Distiller(keras.Model):
         else:
             student_loss = self._student_loss(y, outputs, sample_weight, correction)
             distillation_loss = None
-            total = student_loss + self._regularization_loss()
+            total = self._with_regularization(student_loss)
         batch_size = ops.shape(outputs)[0]
         # Log each replica's local mean weighted by its local batch, so the
         # epoch means are global-batch means even for uneven last batches
@@ -554,9 +554,9 @@ class Distiller(keras.Model):
             activation=self._teacher_output_activation or self._student_output_activation,
             **extra,
         )
-        distillation_loss = ops.cast(distillation_loss, "float32") * correction
+        distillation_loss = _corrected(ops.cast(distillation_loss, "float32"), correction)
         total = alpha * student_loss + (1.0 - alpha) * distillation_loss
-        total = total + self._regularization_loss()
+        total = self._with_regularization(total)
         return total, student_loss, distillation_loss
 
     def _student_loss(self, y, y_pred, sample_weight, correction):
@@ -571,7 +571,7 @@ class Distiller(keras.Model):
             sample_weight = ops.copy(sample_weight)
         loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
         if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
-            loss = loss * correction
+            loss = _corrected(loss, correction)
         return loss
 
     def _mixed_student_loss(self, y, y_pred, sample_weight, correction, shares, partners):
@@ -586,15 +586,15 @@ class Distiller(keras.Model):
         other = self._student_loss(partner_y, y_pred, weight * (1.0 - shares), correction)
         return own + other
 
-    def _regularization_loss(self):
+    def _with_regularization(self, loss):
         # On JAX the trainer hands the losses collected during the forward pass
         # to `compute_loss` through `_losses_override`; the teacher is frozen,
         # so they are the student's (and any augmentation layer's).
         extra = self._losses_override or self.student.losses
         if not extra:
-            return ops.zeros((), "float32")
+            return loss
         total = ops.sum([ops.cast(ops.sum(value), "float32") for value in extra])
-        return distribution.scale_loss(total)
+        return loss + distribution.scale_loss(total)
 
     def _check_compiled(self):
         if self.distillation_loss_fn is None:
@@ -666,11 +666,18 @@ class Distiller(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
 
+def _corrected(loss, correction):
+    """`loss * correction`, without an op where there is nothing to correct."""
+    if isinstance(correction, float) and correction == 1.0:
+        return loss
+    return loss * correction
+
+
 def _local_mean(share, correction):
     """A replica's loss share back to its local-batch mean (0 for an empty replica)."""
     value = distribution.unscale_loss(share)
     if isinstance(correction, float):
-        return value / correction
+        return value if correction == 1.0 else value / correction
     return ops.divide_no_nan(value, correction)
 
 
