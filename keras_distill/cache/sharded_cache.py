@@ -10,10 +10,8 @@ import numpy as np
 
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
+from keras_distill.cache import teacher_pass
 from keras_distill.cache.shard_batches import ShardBatches
-from keras_distill.cache.teacher_cache import _check_single_process
-from keras_distill.cache.teacher_cache import _logits_fn
-from keras_distill.cache.teacher_cache import _teacher_part
 from keras_distill.cache.teacher_outputs import TeacherOutputs
 from keras_distill.core import atomic_files
 from keras_distill.core import data_checks
@@ -145,10 +143,7 @@ class ShardedTeacherCache:
             The `ShardedTeacherCache` (complete once every worker is done;
             `open` checks that).
         """
-        from keras_distill.distiller.distiller import Distiller
-
-        if isinstance(teacher, Distiller):
-            teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
+        teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
         shard_size = _positive_int(shard_size, "shard_size")
         batch_size = _positive_int(batch_size, "batch_size")
         num_workers = _positive_int(num_workers, "num_workers")
@@ -161,9 +156,11 @@ class ShardedTeacherCache:
             raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={dtype!r}")
         if top_k is not None:
             top_k = _positive_int(top_k, "top_k")
-        _check_single_process()
-        logits_fn = _logits_fn(teacher, teacher_activation)
-        teacher_part = _teacher_part(teacher, logits_fn, top_k, f"|{dtype}")
+        teacher_pass.check_single_process(
+            "ShardedTeacherCache.build", "`ShardedTeacherCache.open(folder, teacher=teacher, x=x)`"
+        )
+        logits_fn = teacher_pass.logits_fn(teacher, teacher_activation)
+        teacher_part = teacher_pass.teacher_fingerprint(teacher, logits_fn, top_k, f"|{dtype}")
         num_samples = _num_samples(x)
         if num_samples == 0:
             raise ValueError("`x` has no samples.")
@@ -231,13 +228,10 @@ class ShardedTeacherCache:
                 "the missing shards."
             )
         if teacher is not None:
-            from keras_distill.distiller.distiller import Distiller
-
-            if isinstance(teacher, Distiller):
-                teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
-            logits_fn = _logits_fn(teacher, teacher_activation)
+            teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
+            logits_fn = teacher_pass.logits_fn(teacher, teacher_activation)
             top_k = settings["top_k"] or None
-            part = _teacher_part(teacher, logits_fn, top_k, f"|{settings['dtype']}")
+            part = teacher_pass.teacher_fingerprint(teacher, logits_fn, top_k, f"|{settings['dtype']}")
             if part != settings["teacher"]:
                 raise StaleCacheError(
                     f"The sharded cache {directory!r} was built from another teacher "

@@ -11,6 +11,7 @@ import numpy as np
 from keras_distill.api_export import register
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
+from keras_distill.cache import teacher_pass
 from keras_distill.cache.teacher_outputs import TeacherOutputs
 from keras_distill.cache.views import check_views
 from keras_distill.cache.views import label_views
@@ -22,8 +23,6 @@ from keras_distill.core import packed_inputs
 from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import StaleCacheError
-from keras_distill.core.output_logits import TeacherLogits
-from keras_distill.core.output_logits import resolve_output_activation
 
 
 @register
@@ -158,17 +157,15 @@ class TeacherCache:
         Returns:
             A `TeacherCache`.
         """
-        from keras_distill.distiller.distiller import Distiller
-
-        if isinstance(teacher, Distiller):
-            teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
+        teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
         _check_arguments(teacher, x, batch_size, top_k)
         data_checks.check_samples(x, "x")
         _check_top_k(teacher, top_k)
         check_views(views, augmentation, seed)
-        logits_fn = _logits_fn(teacher, teacher_activation)
+        logits_fn = teacher_pass.logits_fn(teacher, teacher_activation)
+        storage = views_part(views, augmentation, seed)
         expected = fingerprint_lib.fingerprint(
-            _teacher_part(teacher, logits_fn, top_k, views_part(views, augmentation, seed)),
+            teacher_pass.teacher_fingerprint(teacher, logits_fn, top_k, storage),
             fingerprint_lib.data_fingerprint(x),
         )
         if path is not None and os.path.exists(path):
@@ -176,7 +173,9 @@ class TeacherCache:
                 return cls.load(path, fingerprint=expected)
             except (ValueError, OSError) as error:
                 warnings.warn(f"Recomputing the teacher cache: {error}", stacklevel=2)
-        _check_single_process()
+        teacher_pass.check_single_process(
+            "TeacherCache.compute", "`TeacherCache.load(path, teacher=teacher, x=shard)`"
+        )
         model = TeacherOutputs(logits_fn, top_k)
         model.compile(optimizer=None, jit_compile=jit_compile)
         if views is None:
@@ -242,12 +241,9 @@ class TeacherCache:
                 f"version {fingerprint_lib.FORMAT_VERSION}. {cache_file.FIX}"
             )
         if fingerprint is None:
-            from keras_distill.distiller.distiller import Distiller
-
-            if isinstance(teacher, Distiller):
-                teacher, teacher_activation = teacher.teacher, teacher.teacher_activation
-            teacher_part = _teacher_part(
-                teacher, _logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None,
+            teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
+            teacher_part = teacher_pass.teacher_fingerprint(
+                teacher, teacher_pass.logits_fn(teacher, teacher_activation), top_k if top_k > 0 else None,
                 views_part(views, augmentation, view_seed),
             )
             fingerprint = fingerprint_lib.fingerprint(
@@ -420,23 +416,6 @@ class TeacherCache:
         return cls.load(config["path"], fingerprint=config["fingerprint"])
 
 
-def _check_single_process():
-    """Raises in a multi-process JAX run, where `predict` cannot return local outputs."""
-    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
-        return
-    import jax
-
-    if jax.process_count() > 1:
-        raise RuntimeError(
-            "TeacherCache.compute runs the teacher with Keras's `predict`, which cannot "
-            f"return per-process outputs across {jax.process_count()} JAX processes. "
-            "Compute each process's shard in a single-process run (before "
-            "keras.distribution.initialize), save it with `path=...`, and load it in "
-            "the training processes with `TeacherCache.load(path, teacher=teacher, "
-            "x=shard)` (see docs/distributed.md)."
-        )
-
-
 def _check_arguments(teacher, x, batch_size, top_k):
     if not isinstance(teacher, keras.Model):
         raise TypeError(
@@ -485,13 +464,3 @@ def _check_top_k(teacher, top_k):
 
 def _is_dataset(x):
     return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)
-
-
-def _logits_fn(teacher, teacher_activation):
-    activation = resolve_output_activation(teacher, teacher_activation, "teacher_activation")
-    return TeacherLogits(teacher, activation)
-
-
-def _teacher_part(teacher, logits_fn, top_k, views_part=""):
-    mode = f"{logits_fn.activation}:{logits_fn.mode}{views_part}"
-    return fingerprint_lib.teacher_fingerprint(teacher, mode, top_k)
