@@ -330,7 +330,8 @@ def test_phases_freezing_same_shaped_layers_in_turn_match_one_fit_per_phase(jit_
         kd.Phase("b_frozen", 1, trainable={"a": True, "b": False}),
         kd.Phase("a_frozen_again", trainable={"a": False, "b": True}),
     ])
-    model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, callbacks=[scheduler])
+    model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, callbacks=[scheduler],
+              validation_data=(x, y))
     assert scheduler.train_function_rebuilds == 3
     # SGD keeps no state, so the same epochs as three separately compiled fits.
     for frozen in ("a", "b", "a"):
@@ -343,6 +344,10 @@ def test_phases_freezing_same_shaped_layers_in_turn_match_one_fit_per_phase(jit_
         reference.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
     testing.assert_weights_close(model.student.get_weights(), reference.student.get_weights(),
                                  atol=1e-6)
+    # Evaluation (built during the first phase's validation) runs on the final weights.
+    assert model.evaluate(x, y, verbose=0)[0] == pytest.approx(
+        reference.evaluate(x, y, verbose=0)[0], abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("jit_compile", [True, False], ids=["jit", "no_jit"])
@@ -363,3 +368,39 @@ def test_freezing_a_layer_between_fits_needs_no_recompile(jit_compile):
     snapshot = callback_testing.WeightSnapshots(model.student)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[snapshot])
     assert snapshot.changed("hidden", 0, "end")
+
+
+def test_phases_with_feature_adapters_and_an_ema_optimizer():
+    # The optimizer that the scheduler builds also holds the Distiller's feature
+    # adapter; with `use_ema` the end of `fit` averages a frozen layer too.
+    x, y = testing.synthetic(n=48)
+    base = callback_testing.distiller()
+    teacher_hidden = base.teacher.layers[0].name
+    model = kd.Distiller(
+        teacher=base.teacher, student=base.student,
+        features=[kd.features.FeaturePair(teacher_hidden, "hidden")],
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01, use_ema=True), student_loss_fn=LOSS,
+        alpha=0.1, temperature=4.0, jit_compile=False,
+    )
+    (adapter,) = model.feature_adapters
+    adapter_start = [np.array(w) for w in adapter.get_weights()]
+    snapshot = callback_testing.WeightSnapshots(model.student)
+    # `fit` ends in the frozen phase, where Keras's final EMA overwrite would
+    # get fewer variables than the optimizer was built with.
+    scheduler = kd.callbacks.PhaseScheduler([
+        kd.Phase("all", 1), kd.Phase("head", trainable={"hidden": False}),
+    ])
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+                        callbacks=[scheduler, snapshot]).history
+    assert np.all(np.isfinite(history["feature_loss"]))
+    assert snapshot.changed("hidden", 0, 1)
+    assert snapshot.changed("head", 1, "end")
+    # The final overwrite covered the frozen layer too: its weights are its averages.
+    optimizer = model.optimizer
+    for variable in model.student.get_layer("hidden").weights:
+        average = optimizer._model_variables_moving_average[optimizer._get_variable_index(variable)]
+        np.testing.assert_array_equal(testing.to_numpy(variable), testing.to_numpy(average))
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(adapter_start, adapter.get_weights()))
+    assert len(model.optimizer._trainable_variables) == 4 + len(adapter.trainable_weights)

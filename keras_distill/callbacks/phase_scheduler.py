@@ -124,10 +124,15 @@ class PhaseScheduler(DistillerCallback):
         if optimizer is None:
             return
         if not optimizer.built:
+            # Every variable that trains in some phase, and the Distiller's
+            # other trainable variables (feature adapters).
+            chosen = {id(v) for flags in states for v in trainability.variables(flags)}
+            variables = [v for v in distiller.student.weights if id(v) in chosen]
+            variables += [v for v in distiller.trainable_variables if id(v) not in chosen]
             # TensorFlow's trainer creates optimizer slots in its strategy's scope.
             strategy = getattr(distiller, "distribute_strategy", None)
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
-                optimizer.build(trainability.variables())
+                optimizer.build(variables)
             return
         known = {id(v) for v in optimizer._trainable_variables}
         missing = {

@@ -411,7 +411,8 @@ class Distiller(keras.Model):
             # Layers were frozen or unfrozen since the step was built (plain
             # Keras would need another `compile`): build it again.
             self.train_function = None
-        return super().fit(*args, **kwargs)
+        with frozen_variables.finalize_over_built(self):
+            return super().fit(*args, **kwargs)
 
     def _trainable_ids(self):
         return tuple(id(v) for v in self.trainable_variables)
@@ -434,9 +435,22 @@ class Distiller(keras.Model):
 
     def make_train_function(self, force=False):
         if self.train_function is None or force:
-            self._trained_variables = self._trainable_ids()
-        with frozen_variables.fresh_trace(self):
+            trainable = self._trainable_ids()
+            if self._trained_variables not in (None, trainable):
+                # On JAX the evaluation and prediction steps also map their
+                # state to the trainable variables of their build.
+                self.test_function = self.predict_function = None
+            self._trained_variables = trainable
+        with frozen_variables.fresh_trace(self, "train_step"):
             return super().make_train_function(force=force)
+
+    def make_test_function(self, force=False):
+        with frozen_variables.fresh_trace(self, "test_step"):
+            return super().make_test_function(force=force)
+
+    def make_predict_function(self, force=False):
+        with frozen_variables.fresh_trace(self, "predict_step"):
+            return super().make_predict_function(force=force)
 
     def test_step(self, *args, **kwargs):
         self._check_compiled()

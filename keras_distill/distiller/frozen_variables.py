@@ -36,14 +36,51 @@ def subset_apply(model, step_args):
         return
     state = step_args[0]
     non_trainable_values = state[1]
-    stock_apply = optimizer.stateless_apply
-    optimizer.stateless_apply = _SubsetApply(
-        stock_apply, built, trainable, model.non_trainable_variables, non_trainable_values
+    subset_apply = _SubsetApply(
+        optimizer.stateless_apply, built, trainable, model.non_trainable_variables,
+        non_trainable_values,
     )
+    with _instance_attribute(optimizer, "stateless_apply", subset_apply):
+        yield
+
+
+@contextlib.contextmanager
+def finalize_over_built(model):
+    """Within `fit`, lets the EMA optimizers' final overwrite cover frozen variables too.
+
+    When `fit` ends, Keras calls `optimizer.finalize_variable_values(
+    model.trainable_weights)`; with `use_ema=True` the optimizer requires that
+    list to be the one it was built with, which a frozen layer shortens. The
+    built list is passed instead (a frozen variable's average is its value).
+    """
+    optimizer = getattr(model, "optimizer", None)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if optimizer is None or not getattr(inner, "use_ema", False):
+        yield
+        return
+    stock_finalize = optimizer.finalize_variable_values
+
+    def finalize_variable_values(var_list):
+        built = getattr(inner, "_trainable_variables", None)
+        return stock_finalize(built if inner.built and built else var_list)
+
+    with _instance_attribute(optimizer, "finalize_variable_values", finalize_variable_values):
+        yield
+
+
+@contextlib.contextmanager
+def _instance_attribute(owner, name, value):
+    """Sets `owner.name` for the block, then restores what the instance had."""
+    had_own = name in vars(owner)
+    previous = vars(owner).get(name)
+    object.__setattr__(owner, name, value)
     try:
         yield
     finally:
-        del optimizer.stateless_apply
+        if had_own:
+            object.__setattr__(owner, name, previous)
+        else:
+            object.__delattr__(owner, name)
 
 
 class _SubsetApply:
@@ -95,7 +132,7 @@ class _SubsetApply:
 
 
 @contextlib.contextmanager
-def fresh_trace(model):
+def fresh_trace(model, step="train_step"):
     """While JAX's step is built, gives it a step function that no earlier build used.
 
     JAX reuses a trace for an equal function called with arguments of equal
@@ -103,21 +140,18 @@ def fresh_trace(model):
     phases that freeze different layers of the same shapes pass equal shapes,
     so the second would run on the first one's variable mapping. A new
     function object per build makes every build trace afresh.
+
+    Args:
+        model: The model whose step function is being built.
+        step: `"train_step"`, `"test_step"` or `"predict_step"`.
     """
     if keras.backend.backend() != "jax":
         yield
         return
-    had_own = "train_step" in vars(model)
-    step = model.train_step
+    current = getattr(model, step)
 
-    def train_step(state, data):
-        return step(state, data)
+    def fresh(state, data):
+        return current(state, data)
 
-    object.__setattr__(model, "train_step", train_step)
-    try:
+    with _instance_attribute(model, step, fresh):
         yield
-    finally:
-        if had_own:
-            object.__setattr__(model, "train_step", step)
-        else:
-            object.__delattr__(model, "train_step")
