@@ -672,9 +672,10 @@ class Distiller(keras.Model):
         return cls(**config)
 
     def get_compile_config(self):
-        return self._distiller_compile_config or {}
+        return saving.portable_compile_config(self._distiller_compile_config or {})
 
     def compile_from_config(self, config):
+        config = saving.portable_compile_config(config)
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)

@@ -3,6 +3,8 @@
 import contextlib
 import os
 
+import keras
+
 from keras_distill.core import atomic_files
 
 
@@ -46,4 +48,28 @@ def without_compile_config(config):
     if isinstance(config, dict):
         config = dict(config)
         config.pop("compile_config", None)
+    return config
+
+
+def portable_compile_config(config):
+    """A compile config whose optimizer any backend can rebuild.
+
+    Under torch, `keras.optimizers.Adam()` is a subclass in
+    `keras.src.backend.torch.optimizers`; its serialized module path makes
+    TensorFlow and JAX rebuild the torch class, which fails on the first
+    step. The public name lets each backend pick its own class again.
+    """
+    if isinstance(config, list):
+        return [portable_compile_config(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    config = {key: portable_compile_config(value) for key, value in config.items()}
+    module = config.get("module")
+    if (
+        isinstance(module, str)
+        and module.startswith("keras.src.backend.")
+        and ".optimizers." in module
+        and hasattr(keras.optimizers, str(config.get("class_name")))
+    ):
+        config["module"] = "keras.optimizers"
     return config
