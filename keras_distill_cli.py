@@ -130,7 +130,27 @@ def main(argv=None):
         for malformed command lines).
     """
     args = build_parser().parse_args(argv)
+    if args.command == "export":
+        _select_tensorflow()
     return _import_quietly(args.handler).run(args)
+
+
+def _select_tensorflow():
+    """Exports run through TensorFlow: select it while Keras is not imported yet.
+
+    A `.keras` file loads on any backend, so a user whose shell says
+    `KERAS_BACKEND=jax` gets the same files as on TensorFlow, with a note.
+    """
+    if "keras" in sys.modules:
+        return  # In-process callers keep their backend; the handler checks it.
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen and chosen != "tensorflow":
+        print(
+            f"keras-distill export: exporting through TensorFlow (KERAS_BACKEND={chosen} "
+            "applies to training; the .keras file loads on any backend).",
+            file=sys.stderr,
+        )
+    os.environ["KERAS_BACKEND"] = "tensorflow"
 
 
 # TensorFlow 2.21 logs through absl before initializing it, so its startup
@@ -140,13 +160,18 @@ _INFO_LINE = re.compile(
     r"I\d{4} |To enable the following instructions:|"
     r"WARNING: All log messages before absl::InitializeLog\(\) is called"
 )
+_NO_DRIVER = "Could not find cuda drivers on your machine, GPU will not be used."
+# Logged as an error when TensorFlow first looks for devices, right after it
+# said (above) that there is no driver: the same news, not a failure.
+_CUINIT_LINE = re.compile(r"E\d{4} .*failed call to cuInit")
 
 
 def _import_quietly(name):
-    """Imports `name` (and with it Keras and its backend), minus the backend's INFO startup lines.
+    """Imports `name` (and with it Keras and its backend), minus the backend's startup lines.
 
-    The process's stderr is captured while importing; every other line
-    (warnings, errors, a traceback) is written back in order.
+    The process's stderr is captured while importing and while TensorFlow
+    (when imported) lists its devices, which it does once per process; every
+    other line (warnings, errors, a traceback) is written back in order.
     """
     sys.stderr.flush()
     try:
@@ -156,14 +181,25 @@ def _import_quietly(name):
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
+            if "tensorflow" in sys.modules:
+                sys.modules["tensorflow"].config.list_logical_devices()
+            return module
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not _INFO_LINE.match(line)))
+            sys.stderr.write(_without_startup_lines(captured.read().decode("utf-8", "replace")))
+
+
+def _without_startup_lines(text):
+    no_driver = _NO_DRIVER in text
+    return "".join(
+        line
+        for line in text.splitlines(keepends=True)
+        if not _INFO_LINE.match(line) and not (no_driver and _CUINIT_LINE.match(line))
+    )
 
 
 if __name__ == "__main__":

@@ -97,3 +97,41 @@ def test_runs_in_a_subprocess_and_never_clobbers(tmp_path, saved_cnn, capsys):
     # The flag the user can type, not the Python keyword.
     assert "already exists" in error and "pass --overwrite to replace it" in error
     assert "overwrite=True" not in error
+
+
+def _cli(argv, backend):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=root)
+    command = [sys.executable, "-m", "keras_distill_cli"] + argv
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=root)
+
+
+@pytest.mark.slow
+def test_export_under_jax_selects_tensorflow_with_a_note(tmp_path, saved_cnn):
+    pytest.importorskip("jax")
+    out = str(tmp_path / "student.tflite")
+    done = _cli(["export", saved_cnn, "--format", "tflite", "--out", out], backend="jax")
+    assert done.returncode == 0, done.stderr
+    assert "ExportResult(format='tflite'" in done.stdout
+    # One line of explanation, nothing else: no traceback, no native startup log.
+    assert done.stderr.splitlines() == [
+        "keras-distill export: exporting through TensorFlow (KERAS_BACKEND=jax applies to "
+        "training; the .keras file loads on any backend)."
+    ]
+
+
+@pytest.mark.slow
+def test_gru_export_that_succeeds_prints_no_native_errors(tmp_path):
+    """The first, dynamic-batch try fails inside the converter; the batch of 1 converts."""
+    from tests import export_layers
+
+    model, x = export_layers.build("gru")
+    path, data = str(tmp_path / "gru.keras"), str(tmp_path / "x.npy")
+    model.save(path)
+    np.save(data, x[:32])
+    out = str(tmp_path / "gru.tflite")
+    done = _cli(["export", path, "--format", "tflite", "--sample-data", data, "--out", out],
+                backend="tensorflow")
+    assert done.returncode == 0, done.stderr
+    assert "batch_size=1" in done.stdout
+    assert done.stderr == ""

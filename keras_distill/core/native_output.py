@@ -12,6 +12,11 @@ import os
 import sys
 import tempfile
 
+# Blocks open around the current one: a nested block that fails hands its
+# text to the enclosing one, which replays it only if it fails too (a retry
+# that succeeds stays quiet).
+_open_blocks = []
+
 
 @contextlib.contextmanager
 def quiet_native_output():
@@ -28,18 +33,25 @@ def quiet_native_output():
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
         failed = False
+        _open_blocks.append(captured)
         try:
             yield
         except BaseException:
             failed = True
             raise
         finally:
+            _open_blocks.pop()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
             if failed:
                 captured.seek(0)
-                text = captured.read().decode("utf-8", "replace")
-                if text.strip():
-                    sys.stderr.write(text)
+                data = captured.read()
+                if _open_blocks:
+                    os.write(_open_blocks[-1].fileno(), data)
+                elif data.strip():
+                    sys.stderr.write(data.decode("utf-8", "replace"))

@@ -142,6 +142,16 @@ def convert_tflite(
 
 def _convert(model, specs, quantization, calibration, int8_io, allow_select_tf_ops):
     """`(flatbuffer, batch_size)`: a dynamic batch, else (recurrent loops) a batch of 1."""
+    # The first try's native errors ("failed to legalize operation
+    # 'tf.TensorListReserve'") stay captured when the batch of 1 converts;
+    # they come out only if the export fails.
+    with quiet_native_output():
+        return _convert_or_retry(
+            model, specs, quantization, calibration, int8_io, allow_select_tf_ops
+        )
+
+
+def _convert_or_retry(model, specs, quantization, calibration, int8_io, allow_select_tf_ops):
     import tensorflow as tf
 
     try:
