@@ -6,6 +6,7 @@ import re
 _HINTS = (
     ("`overwrite=True`", "--overwrite"),
     ("`verify=False`", "--no-verify"),
+    ('`fallback="auto"`', "--fallback auto"),
 )
 _KEYWORD = re.compile(r"`(teacher|dataset|preset|teaching)=(?:'([^']*)'|(\w+))`")
 

@@ -39,6 +39,7 @@ def test_auto_fallback_meets_the_agreement_that_full_int8_misses(tmp_path, layer
     model, x = layer_norm_cnn
     with pytest.raises(ExportVerificationError, match="95% CI") as info:
         _export(model, x, tmp_path / "full.tflite")
+    assert '`fallback="auto"` keeps the layers that quantize worst in float' in str(info.value)
     full = info.value.result
     assert full.agreement < 0.99
     result = _export(model, x, tmp_path / "auto.tflite", fallback="auto")
@@ -64,3 +65,21 @@ def test_named_fallback_and_bad_arguments(tmp_path, layer_norm_cnn):
         _export(model, x, tmp_path / "s.tflite", fallback="layer_norm1")
     assert not list(tmp_path.glob("*.tflite"))[1:]  # only named.tflite was written
     np.testing.assert_equal(sorted(p.name for p in tmp_path.iterdir()), ["named.tflite"])
+
+
+def test_auto_fallback_is_verified_on_samples_the_search_never_saw(tmp_path, layer_norm_cnn, monkeypatch):
+    from keras_distill.export import int8_fallback
+
+    searched = []
+    evaluate = int8_fallback._evaluate
+
+    def recording(content, specs, samples, expected):
+        searched.append(samples[0])
+        return evaluate(content, specs, samples, expected)
+
+    monkeypatch.setattr(int8_fallback, "_evaluate", recording)
+    model, x = layer_norm_cnn
+    result = _export(model, x, tmp_path / "given.tflite", fallback="auto", min_agreement=0.0)
+    samples = x[1400:]
+    assert searched and all(np.array_equal(s, samples[0::2]) for s in searched)
+    assert result.num_samples == len(samples[1::2])

@@ -28,7 +28,8 @@ def export_verified(
         format: `"saved_model"`, `"tflite"` or `"onnx"`, for the result.
         write: `write(student, specs, staged, samples, calibration)` writes
             the artifact at the staged path and returns a dict of extra
-            `verification.report` arguments (or `None`).
+            `verification.report` arguments (or `None`); its `"samples"`
+            replace the ones to verify on (samples `write` did not tune on).
         overwrite, verify, sample_inputs, atol, rtol, min_agreement: As in
             the exporters.
         quantization: The TFLite quantization, for the result. Defaults to
@@ -50,6 +51,7 @@ def export_verified(
     samples = verification.choose_samples(student, specs, sample_inputs, calibration)
     with atomic.staged_path(path, overwrite) as staged:
         extras = write(student, specs, staged, samples, calibration) or {}
+        samples = extras.pop("samples", samples)
         return verification.report(
             student, specs, staged, path, format, quantization=quantization, verify=verify,
             samples=samples, atol=atol, rtol=rtol, min_agreement=min_agreement, **extras,

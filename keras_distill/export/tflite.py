@@ -278,11 +278,12 @@ def export_tflite(
 
             target = verification.DEFAULT_TOLERANCES["int8"][2] if min_agreement is None \
                 else min_agreement
-            expected = verification.keras_outputs(student, samples)
+            search, held_out = int8_fallback.search_split(samples)
+            expected = verification.keras_outputs(student, search)
             flatbuffer, float_layers, int8_size = int8_fallback.convert_with_fallback(
-                student, specs, calibration, samples, expected, target, fallback
+                student, specs, calibration, search, expected, target, fallback
             )
-            extras = {"float_layers": float_layers,
+            extras = {"float_layers": float_layers, "samples": held_out,
                       "fallback_cost_bytes": len(flatbuffer) - int8_size}
         with open(staged, "wb") as f:
             f.write(flatbuffer)

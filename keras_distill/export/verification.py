@@ -23,6 +23,11 @@ DEFAULT_TOLERANCES = {
     "dynamic": (None, None, 0.99),
     "int8": (None, None, 0.99),
 }
+# Where int8 misses on top-1 agreement, a few layers kept in float usually fix it.
+_FALLBACK_HINT = (
+    '`fallback="auto"` keeps the layers that quantize worst in float until `min_agreement` '
+    "is met (a few kilobytes). "
+)
 # Samples timed one at a time for `ExportResult.latency_ms`.
 LATENCY_SAMPLES = 20
 
@@ -226,8 +231,10 @@ def report(
             f"{result.max_abs_diff:.3g} over {result.num_samples} samples"
             + (f"; layers kept in float: {float_layers}" if float_layers else "")
             + "). Nothing "
-            f"was written to {path!r}. Loosen `atol`/`rtol`/`min_agreement`, or "
-            "pass `verify=False` to keep the artifact unchecked.",
+            f"was written to {path!r}. "
+            + (_FALLBACK_HINT if quantization == "int8" and float_layers is None else "")
+            + "Loosen `atol`/`rtol`/`min_agreement`, or pass `verify=False` to keep the "
+            "artifact unchecked.",
             result,
         )
     return result
