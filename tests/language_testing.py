@@ -98,6 +98,7 @@ def gpt2_lm(tokenizer, layers=1, width=16, sequence_length=SEQUENCE_LENGTH, name
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=tokenizer.vocabulary_size(), num_layers=layers, num_heads=2,
         hidden_dim=width, intermediate_dim=2 * width, max_sequence_length=4 * sequence_length,
+        dropout=0.0,
     )
     preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
         tokenizer, sequence_length=sequence_length

@@ -61,7 +61,15 @@ def check_pair(teacher, student):
 
 
 def _vocabulary(model):
+    """The tokenizer's tokens in id order, or `None` (no tokenizer or not loaded yet)."""
     tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    by_token = getattr(tokenizer, "vocabulary", None)
+    if isinstance(by_token, dict):
+        # Byte-pair tokenizers hold `{token: id}`, in no particular order.
+        tokens = [None] * (max(by_token.values(), default=-1) + 1)
+        for token, index in by_token.items():
+            tokens[index] = token
+        return tokens
     get_vocabulary = getattr(tokenizer, "get_vocabulary", None)
     if get_vocabulary is None:
         return None
