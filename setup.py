@@ -22,6 +22,8 @@ JAX = ["jax[cpu]>=0.4.36"]
 TORCH = ["torch>=2.5"]
 DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 PACKAGING = ["build>=1.2"]
+# keras-hub language models (keras_distill.language); its tokenizers need TensorFlow Text.
+HUB = ["keras-hub>=0.21"]
 
 setup(
     version=VERSION,
@@ -38,8 +40,9 @@ setup(
         "jax": JAX,
         "torch": TORCH,
         "docs": DOCS,
+        "hub": HUB,
         "demo": EXAMPLES + EXPORT + PLOT,
         "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"]
-        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING,
+        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING + HUB,
     },
 )

@@ -24,6 +24,8 @@ PAGES = [
      "Distillation losses on logits and feature losses on intermediate layers."),
     ("features.md", "keras_distill.features", "keras_distill.features",
      "Feature distillation: pairs of matched layers."),
+    ("language.md", "keras_distill.language", "keras_distill.language",
+     "keras-hub language models: LoRA students (the Distiller takes CausalLMs as they are)."),
     ("augment.md", "keras_distill.augment", "keras_distill.augment",
      "Batch mixing and view augmentations for consistent teaching."),
     ("callbacks.md", "keras_distill.callbacks", "keras_distill.callbacks",

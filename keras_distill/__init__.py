@@ -9,6 +9,7 @@ from keras_distill import distribute
 from keras_distill import errors
 from keras_distill import export
 from keras_distill import features
+from keras_distill import language
 from keras_distill import losses
 from keras_distill import optimize
 from keras_distill import report
@@ -35,6 +36,7 @@ __all__ = [
     "errors",
     "export",
     "features",
+    "language",
     "losses",
     "optimize",
     "report",

@@ -23,6 +23,7 @@ from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
+from keras_distill.language import hooks as language
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 # Keys of what `call` returns inside a training step (see `Distiller.call`).
@@ -140,6 +141,7 @@ class Distiller(keras.Model):
         validation.check_model(student, "student")
         if teacher is student:
             raise ValueError("`teacher` and `student` must be different models.")
+        language.check_models(teacher, student)
         if getattr(teacher, "outputs", None) and getattr(student, "outputs", None):
             validation.check_compatible_shapes(
                 teacher.outputs[0].shape, student.outputs[0].shape
@@ -411,8 +413,19 @@ class Distiller(keras.Model):
             # Layers were frozen or unfrozen since the step was built (plain
             # Keras would need another `compile`): build it again.
             self.train_function = None
+        # Text goes through a keras-hub student's preprocessor, as in `CausalLM.fit`.
+        args, kwargs = language.fit_arguments(self, args, kwargs)
         with frozen_variables.finalize_over_built(self):
             return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """Keras's `evaluate`, on text through a keras-hub student's preprocessor."""
+        args, kwargs = language.evaluate_arguments(self, args, kwargs)
+        return super().evaluate(*args, **kwargs)
+
+    def generate(self, *args, **kwargs):
+        """The student's `generate` (a keras-hub `CausalLM` student), e.g. after `fit`."""
+        return language.generate(self, *args, **kwargs)
 
     def _trainable_ids(self):
         return tuple(id(v) for v in self.trainable_variables)
@@ -655,6 +668,7 @@ class Distiller(keras.Model):
             config["features"] = [
                 keras.saving.serialize_keras_object(pair) for pair in self.features
             ]
+        config.update(language.config(self.teacher, self.student))
         return config
 
     @classmethod
@@ -662,6 +676,7 @@ class Distiller(keras.Model):
         config = dict(config)
         config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
         config["student"] = keras.saving.deserialize_keras_object(config["student"])
+        config = language.restore(config)
         for key in ("augmentation", "mix"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
