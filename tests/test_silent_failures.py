@@ -154,7 +154,7 @@ def test_a_teacher_hiding_its_softmax_gets_a_warning():
     with pytest.warns(UserWarning, match='outputs probabilities.*teacher_activation="softmax"'):
         kd.Distiller(_lambda_softmax_teacher(), testing.mlp(hidden=8))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)
         kd.Distiller(_lambda_softmax_teacher(), testing.mlp(hidden=8), teacher_activation="softmax")
         kd.Distiller(testing.mlp(), testing.mlp(hidden=8))
         logits_behind_lambda = keras.Sequential(
