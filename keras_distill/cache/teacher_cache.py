@@ -28,7 +28,6 @@ from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import StaleCacheError
 
-
 # A teacher or data digest of `fingerprint.py` (blake2b, 16 bytes, in hex).
 _DIGEST = re.compile("[0-9a-f]{32}")
 
