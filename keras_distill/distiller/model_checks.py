@@ -51,6 +51,8 @@ def warn_if_probabilities(teacher, teacher_activation, resolved):
     """
     if teacher_activation != "auto" or resolved is not None:
         return
+    if hasattr(type(teacher), "distillation_output_activation"):
+        return  # The model declares its outputs (as TeacherEnsemble does).
     layer = output_layer(teacher)
     activation = getattr(layer, "activation", None)
     if activation is not None and getattr(activation, "__name__", None) == "linear":
