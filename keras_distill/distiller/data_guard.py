@@ -8,7 +8,7 @@ batch's float inputs, the teacher's logits, the loss) in a metric, with
 batch logs Keras already hands its callbacks (off the training thread
 where the backend allows it) and raises `InvalidDataError` naming the
 batch and what was not finite. Inside the step the count costs a few
-reductions, measured in benchmarks/results/step_cost.md.
+reductions (benchmarks/results/data_guard_cost.md).
 """
 
 import threading
@@ -103,6 +103,9 @@ class DataGuard(keras.callbacks.Callback):
                 # Not `self.model`: on JAX it syncs the training state, which
                 # this thread must not touch.
                 self._model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        (logs or {}).pop(LOG_KEY, None)
 
     def on_epoch_end(self, epoch, logs=None):
         (logs or {}).pop(LOG_KEY, None)

@@ -405,10 +405,18 @@ class Distiller(keras.Model):
         return probabilities_to_logits(y_pred, self._student_output_activation)
 
     def fit(self, *args, **kwargs):
-        """Keras's `fit`, after each `DistillerCallback`'s `before_fit`.
+        """Keras's `fit`, after each `DistillerCallback`'s `before_fit` and the data checks.
 
         Arguments are those of `keras.Model.fit`. Callbacks that change the
         trainable layers build the optimizer there, before Keras does.
+
+        Raises:
+            InvalidDataError: Empty `x`, NaN or inf in NumPy `x` or `y`
+                (before training), or in a batch's inputs, the teacher's
+                logits or the loss (at the end of the epoch of the first such
+                batch; training stops at that batch).
+            StaleCacheError: `x` carries a teacher cache of another teacher.
+            ValueError: `temperature` or `alpha` out of range.
         """
         callbacks = kwargs["callbacks"] if "callbacks" in kwargs else _positional(args, 5)
         for callback in getattr(callbacks, "callbacks", callbacks) or ():
@@ -419,15 +427,7 @@ class Distiller(keras.Model):
             # Layers were frozen or unfrozen since the step was built (plain
             # Keras would need another `compile`): build it again.
             self.train_function = None
-        x = kwargs["x"] if "x" in kwargs else _positional(args, 0)
-        y = kwargs["y"] if "y" in kwargs else _positional(args, 1)
-        fit_checks.check_schedule_values(self)
-        fit_checks.check_arrays(x, y)
-        fit_checks.check_cache_teacher(self, x)
-        if len(args) > 5:
-            args = args[:5] + (data_guard.with_guard(args[5]),) + args[6:]
-        else:
-            kwargs["callbacks"] = data_guard.with_guard(callbacks)
+        args, kwargs = fit_checks.checked_fit_arguments(self, args, kwargs)
         with frozen_variables.finalize_over_built(self):
             return super().fit(*args, **kwargs)
 

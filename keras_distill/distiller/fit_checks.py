@@ -14,6 +14,37 @@ from keras_distill.core import data_checks
 from keras_distill.core import packed_inputs
 from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import StaleCacheError
+from keras_distill.distiller import data_guard
+
+# The position of `callbacks` among `keras.Model.fit`'s arguments.
+_CALLBACKS = 5
+
+
+def checked_fit_arguments(distiller, args, kwargs):
+    """Runs the checks below on `fit`'s arguments; returns them with a `DataGuard` added.
+
+    Args:
+        distiller: The `Distiller` whose `fit` is starting.
+        args: `fit`'s positional arguments (`x, y, batch_size, epochs,
+            verbose, callbacks, ...`).
+        kwargs: `fit`'s keyword arguments.
+
+    Returns:
+        `(args, kwargs)` for `keras.Model.fit`.
+    """
+    x = kwargs["x"] if "x" in kwargs else _positional(args, 0)
+    y = kwargs["y"] if "y" in kwargs else _positional(args, 1)
+    check_schedule_values(distiller)
+    check_arrays(x, y)
+    check_cache_teacher(distiller, x)
+    if len(args) > _CALLBACKS:
+        guarded = data_guard.with_guard(args[_CALLBACKS])
+        return args[:_CALLBACKS] + (guarded,) + args[_CALLBACKS + 1 :], kwargs
+    return args, dict(kwargs, callbacks=data_guard.with_guard(kwargs.get("callbacks")))
+
+
+def _positional(args, index):
+    return args[index] if len(args) > index else None
 
 
 def check_arrays(x, y):
