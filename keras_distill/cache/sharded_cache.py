@@ -1,5 +1,6 @@
 """A teacher cache in shards on disk: built in parallel, resumable, streamed at train time."""
 
+import functools
 import json
 import math
 import os
@@ -14,6 +15,7 @@ from keras_distill.cache import teacher_pass
 from keras_distill.cache.shard_batches import ShardBatches
 from keras_distill.cache.teacher_outputs import TeacherOutputs
 from keras_distill.core import atomic_files
+from keras_distill.core import cache_origin
 from keras_distill.core import data_checks
 from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import StaleCacheError
@@ -318,7 +320,14 @@ class ShardedTeacherCache:
                 f"`shards` must be distinct shard indices in [0, {self.num_shards}). "
                 f"Received: shards={shards!r}"
             )
-        return ShardBatches(self, x, y, sample_weight, batch_size, shuffle, seed, shards)
+        batches = ShardBatches(self, x, y, sample_weight, batch_size, shuffle, seed, shards)
+        fingerprint_of = functools.partial(
+            teacher_pass.teacher_fingerprint, top_k=self.top_k, storage=f"|{self.dtype}"
+        )
+        cache_origin.mark(batches, cache_origin.CacheOrigin(
+            self._settings["teacher"], fingerprint_of, f"the sharded cache {self.directory!r}"
+        ))
+        return batches
 
 
 def _write_settings(directory, settings):

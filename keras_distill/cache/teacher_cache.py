@@ -1,8 +1,10 @@
 """TeacherCache: a frozen teacher's logits, computed once and reused every epoch."""
 
+import functools
 import json
 import numbers
 import os
+import re
 import warnings
 
 import keras
@@ -17,12 +19,17 @@ from keras_distill.cache.views import check_views
 from keras_distill.cache.views import label_views
 from keras_distill.cache.views import view_seeds
 from keras_distill.cache.views import views_part
+from keras_distill.core import atomic_files
 from keras_distill.core import cache_consistency as augmentation
+from keras_distill.core import cache_origin
 from keras_distill.core import data_checks
 from keras_distill.core import packed_inputs
 from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import StaleCacheError
+
+# A teacher or data digest of `fingerprint.py` (blake2b, 16 bytes, in hex).
+_DIGEST = re.compile("[0-9a-f]{32}")
 
 
 @register
@@ -159,6 +166,9 @@ class TeacherCache:
         """
         teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
         _check_arguments(teacher, x, batch_size, top_k)
+        if path is not None:
+            # Before the teacher pass, not when its result cannot be written.
+            atomic_files.check_target(path, overwrite=True)
         data_checks.check_samples(x, "x")
         _check_top_k(teacher, top_k)
         check_views(views, augmentation, seed)
@@ -297,6 +307,8 @@ class TeacherCache:
         """
         self._check_data(x)
         seeds = None if not self._views else view_seeds(len(self), self._views, self._view_seed)
+        for array in keras.tree.flatten(self._outputs):
+            self._mark_origin(array)
         return packed_inputs.pack(x, self._outputs, view_seeds=seeds)
 
     def dataset(self, x, y=None, sample_weight=None, augmented=False):
@@ -323,7 +335,9 @@ class TeacherCache:
         if augmented:
             augmentation.warn_augmented_pipeline()
         element = (self.inputs(x),) + tuple(v for v in (y, sample_weight) if v is not None)
-        return tf.data.Dataset.from_tensor_slices(element[0] if len(element) == 1 else element)
+        dataset = tf.data.Dataset.from_tensor_slices(element[0] if len(element) == 1 else element)
+        self._mark_origin(dataset)
+        return dataset
 
     def dense_logits(self):
         """The cached logits as a dense float32 NumPy array (expanded from top-k)."""
@@ -402,6 +416,17 @@ class TeacherCache:
                 "differs): pass the same inputs, in the same order, as to "
                 "`TeacherCache.compute`, or compute a cache for these inputs."
             )
+
+    def _mark_origin(self, obj):
+        """Lets `Distiller.fit` check that `obj` comes from its own teacher."""
+        teacher_part = self._fingerprint.rsplit("-", 1)[0]
+        if not _DIGEST.fullmatch(teacher_part):
+            return  # Not a fingerprint of `compute`: nothing to compare with.
+        fingerprint_of = functools.partial(
+            teacher_pass.teacher_fingerprint, top_k=self.top_k,
+            storage=views_part(self._views, self._augmentation, self._view_seed),
+        )
+        cache_origin.mark(obj, cache_origin.CacheOrigin(teacher_part, fingerprint_of, repr(self)))
 
     def get_config(self):
         return {"path": self._path, "fingerprint": self._fingerprint}

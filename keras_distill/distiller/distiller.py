@@ -17,7 +17,10 @@ from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
 from keras_distill.distiller import batch_views
+from keras_distill.distiller import data_guard
+from keras_distill.distiller import fit_checks
 from keras_distill.distiller import frozen_variables
+from keras_distill.distiller import model_checks
 from keras_distill.distiller import multi_worker
 from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
@@ -146,6 +149,7 @@ class Distiller(keras.Model):
             validation.check_compatible_shapes(
                 teacher.outputs[0].shape, student.outputs[0].shape
             )
+        model_checks.check_input_shapes(teacher, student)
         if augmentation is not None and not callable(augmentation):
             raise TypeError(
                 "`augmentation` must be a callable applied to a batch of inputs, such "
@@ -175,6 +179,9 @@ class Distiller(keras.Model):
         self._student_output_activation = resolve_output_activation(
             student, student_activation, "student_activation"
         )
+        model_checks.warn_if_probabilities(
+            teacher, teacher_activation, self._teacher_output_activation
+        )
         self._teacher_logits = TeacherLogits(teacher, self._teacher_output_activation)
         self._alpha = keras.Variable(
             0.1, dtype="float32", trainable=False, name="alpha"
@@ -192,6 +199,7 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         if pairs:
             self.feature_loss_tracker = keras.metrics.Mean(name="feature_loss")
+        self.non_finite_tracker = data_guard.NonFiniteCount()
         self.student_loss_fn = None
         self.distillation_loss_fn = None
         self._distiller_compile_config = None
@@ -399,10 +407,18 @@ class Distiller(keras.Model):
         return probabilities_to_logits(y_pred, self._student_output_activation)
 
     def fit(self, *args, **kwargs):
-        """Keras's `fit`, after each `DistillerCallback`'s `before_fit`.
+        """Keras's `fit`, after each `DistillerCallback`'s `before_fit` and the data checks.
 
         Arguments are those of `keras.Model.fit`. Callbacks that change the
         trainable layers build the optimizer there, before Keras does.
+
+        Raises:
+            InvalidDataError: Empty `x`, NaN or inf in NumPy `x` or `y`
+                (before training), or in a batch's inputs, the teacher's
+                logits or the loss (at the end of the epoch of the first such
+                batch; training stops at that batch).
+            StaleCacheError: `x` carries a teacher cache of another teacher.
+            ValueError: `temperature` or `alpha` out of range.
         """
         callbacks = kwargs["callbacks"] if "callbacks" in kwargs else _positional(args, 5)
         for callback in getattr(callbacks, "callbacks", callbacks) or ():
@@ -415,6 +431,7 @@ class Distiller(keras.Model):
             self.train_function = None
         # Text goes through a keras-hub student's preprocessor, as in `CausalLM.fit`.
         args, kwargs = language.fit_arguments(self, args, kwargs)
+        args, kwargs = fit_checks.checked_fit_arguments(self, args, kwargs)
         with frozen_variables.finalize_over_built(self):
             return super().fit(*args, **kwargs)
 
@@ -501,6 +518,7 @@ class Distiller(keras.Model):
                 self.feature_loss_tracker.update_state(
                     _local_mean(feature_loss, correction), sample_weight=ops.shape(outputs)[0]
                 )
+            self.non_finite_tracker.update_state(x, y_pred[_TEACHER], total)
         else:
             student_loss = self._student_loss(y, outputs, sample_weight, correction)
             distillation_loss = None
@@ -526,6 +544,10 @@ class Distiller(keras.Model):
         if not training:
             logs.pop(self.distillation_loss_tracker.name, None)
             logs.pop("feature_loss", None)
+            logs.pop(self.non_finite_tracker.name, None)
+        if self.student_loss_fn is None:
+            # Without a hard-label loss the tracker only ever holds zeros.
+            logs.pop(self.student_loss_tracker.name, None)
         return logs
 
     def compute_distillation_loss(
@@ -652,6 +674,18 @@ class Distiller(keras.Model):
         """Saves the Distiller's weights atomically, without the sub-models' own optimizers."""
         with saving.without_submodel_optimizers(self.teacher, self.student):
             saving.save_atomically(super().save_weights, filepath, overwrite, kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Exports the student with Keras's `Model.export`: the teacher never ships.
+
+        Arguments are those of `keras.Model.export`. For exports checked
+        against Keras, written atomically and with int8 options, use
+        `keras_distill.export.export(distiller.student, path, format=...)`.
+        """
+        return self.student.export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -84,14 +84,21 @@ class FeatureMatcher:
         self.student_shapes = student_shapes
 
     def resolved_pairs(self):
-        """The pairs with their layers as paths (what a saved Distiller stores)."""
-        return [
-            FeaturePair(
+        """The pairs with their layers as paths (what a saved Distiller stores).
+
+        Each pair's `adapter_layer` is the adapter in use (`None` where the
+        shapes match); its `repr` shows it.
+        """
+        resolved = []
+        for pair, t, s, adapter in zip(
+            self.pairs, self.teacher_layers, self.student_layers, self.adapters
+        ):
+            resolved.append(FeaturePair(
                 None if t is None else t[1], None if s is None else s[1], loss=pair.loss,
                 weight=pair.weight, adapter=pair.adapter,
-            )
-            for pair, t, s in zip(self.pairs, self.teacher_layers, self.student_layers)
-        ]
+            ))
+            resolved[-1].adapter_layer = adapter
+        return resolved
 
     @contextlib.contextmanager
     def record(self, model_name):

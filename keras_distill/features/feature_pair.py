@@ -40,6 +40,12 @@ class FeaturePair:
             never part of the saved or exported student. Defaults to
             `"auto"`.
 
+    Attributes:
+        adapter_layer: The adapter layer in use: the `adapter` given as a
+            layer, or in the pairs of `distiller.features` the one a
+            Distiller created (`None` where the shapes match). `repr(pair)`
+            shows it, e.g. `Dense('feature_adapter_0', 8 -> 64)`.
+
     Example:
 
     ```python
@@ -75,6 +81,8 @@ class FeaturePair:
                 f"features to the teacher's shape. Received: adapter={adapter!r}"
             )
         self.adapter = adapter
+        # The layer in use once a Distiller resolved the pair (see `Distiller.features`).
+        self.adapter_layer = adapter if isinstance(adapter, keras.layers.Layer) else None
 
     @classmethod
     def from_keras(cls, feature_distillation):
@@ -97,7 +105,7 @@ class FeaturePair:
         return (
             f"FeaturePair(teacher_layer={_reference(self.teacher_layer)!r}, "
             f"student_layer={_reference(self.student_layer)!r}, loss={self.loss.name!r}, "
-            f"weight={self.weight})"
+            f"weight={self.weight}, adapter={_describe_adapter(self)})"
         )
 
     def get_config(self):
@@ -118,6 +126,16 @@ class FeaturePair:
         if isinstance(config.get("adapter"), dict):
             config["adapter"] = keras.saving.deserialize_keras_object(config["adapter"])
         return cls(**config)
+
+
+def _describe_adapter(pair):
+    layer = pair.adapter_layer
+    if layer is None:
+        return repr(pair.adapter)
+    kernel = getattr(layer, "kernel", None)
+    if kernel is None:
+        return f"{type(layer).__name__}({layer.name!r})"
+    return f"{type(layer).__name__}({layer.name!r}, {kernel.shape[-2]} -> {kernel.shape[-1]})"
 
 
 def _reference(layer):
