@@ -5,6 +5,7 @@ from keras import ops
 from keras_distill.api_export import register
 from keras_distill.losses.distillation_loss import ActivationLoss
 from keras_distill.losses.distillation_loss import resolve_activation
+from keras_distill.losses.top_k import top_k_kl
 
 # exp(20) = 4.9e8 keeps the close-form sum far from float32 overflow.
 _CLOSE_FORM_LIMIT = 20.0
@@ -123,6 +124,11 @@ class KDLoss(ActivationLoss):
     (schedulable) temperature on every step. Called directly, the loss takes
     `temperature=` as a keyword.
 
+    It also reads a top-k `TeacherCache` (the teacher's k most likely ids,
+    their log-probabilities and a tail bucket), comparing the `k + 1`
+    buckets without expanding them to the vocabulary
+    (`keras_distill.losses.top_k_kl`).
+
     With `standardize=True` both logit vectors are z-scored over the classes
     first (logit standardization, Sun et al. 2024): the student no longer has
     to match the teacher's logit scale, only its relative confidences. Use it
@@ -154,6 +160,8 @@ class KDLoss(ActivationLoss):
         Distillation", CVPR 2024.
     """
 
+    reads_top_k = True
+
     def __init__(
         self, activation="auto", standardize=False, reduction="sum_over_batch_size",
         name="kd_loss",
@@ -169,6 +177,16 @@ class KDLoss(ActivationLoss):
             activation=self.resolve(teacher_outputs, activation),
             standardize=self.standardize,
         )
+
+    def call_top_k(self, cached, student_outputs, temperature, activation=None):
+        if self.standardize or self.resolve(student_outputs, activation) != "softmax":
+            raise ValueError(
+                "A top-k teacher cache holds softmax log-probabilities at k ids: KDLoss reads "
+                "it with activation='softmax' and standardize=False only (standardizing needs "
+                f"every logit). Received: activation={self.activation!r}, "
+                f"standardize={self.standardize}; use a dense cache (`top_k=None`)."
+            )
+        return top_k_kl(cached, student_outputs, temperature)
 
     def get_config(self):
         config = super().get_config()
