@@ -10,16 +10,16 @@ from keras_distill.losses.top_k import top_k_divergence
 class Divergence(ActivationLoss):
     """A divergence between teacher and student distributions, dense or from a top-k cache.
 
-    Subclasses define `divergence(log_p, log_q)` on float32
-    log-probabilities over the last axis (`p` the teacher's, `q` the
-    student's). Dense outputs go through `log_softmax(logits / T)`; a top-k
-    cache through its `k + 1` buckets (`keras_distill.losses.top_k`). Either
-    way the result is multiplied by `T²`, as `KDLoss` does.
+    Subclasses define `divergence(t, s)` between `softmax(t)` (the
+    teacher's) and `softmax(s)` (the student's) over the last axis, on
+    float32 logits already divided by `T`. Dense outputs pass their logits;
+    a top-k cache its `k + 1` bucket log-masses (`keras_distill.losses.top_k`).
+    Either way the result is multiplied by `T²`, as `KDLoss` does.
     """
 
     reads_top_k = True
 
-    def divergence(self, log_p, log_q):
+    def divergence(self, t, s):
         raise NotImplementedError
 
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
@@ -60,8 +60,8 @@ class ReverseKL(Divergence):
     def __init__(self, activation="auto", reduction="sum_over_batch_size", name="reverse_kl"):
         super().__init__(activation=activation, reduction=reduction, name=name)
 
-    def divergence(self, log_p, log_q):
-        return divergences.kl_from_log_probs(log_q, log_p)
+    def divergence(self, t, s):
+        return divergences.reverse_kl_from_logits(t, s)
 
 
 @register
@@ -95,8 +95,8 @@ class GeneralizedJSD(Divergence):
         super().__init__(activation=activation, reduction=reduction, name=name)
         self.beta = check_fraction(beta, "beta", "the teacher's weight in the mixture")
 
-    def divergence(self, log_p, log_q):
-        return divergences.jsd_from_log_probs(log_p, log_q, self.beta)
+    def divergence(self, t, s):
+        return divergences.jsd_from_logits(t, s, self.beta)
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
@@ -129,8 +129,8 @@ class SkewKL(Divergence):
         super().__init__(activation=activation, reduction=reduction, name=name)
         self.alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
 
-    def divergence(self, log_p, log_q):
-        return divergences.skew_kl_from_log_probs(log_p, log_q, self.alpha)
+    def divergence(self, t, s):
+        return divergences.skew_kl_from_logits(t, s, self.alpha)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -163,8 +163,8 @@ class SkewReverseKL(Divergence):
         super().__init__(activation=activation, reduction=reduction, name=name)
         self.alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
 
-    def divergence(self, log_p, log_q):
-        return divergences.skew_reverse_kl_from_log_probs(log_p, log_q, self.alpha)
+    def divergence(self, t, s):
+        return divergences.skew_reverse_kl_from_logits(t, s, self.alpha)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -194,5 +194,5 @@ class TotalVariation(Divergence):
                  name="total_variation"):
         super().__init__(activation=activation, reduction=reduction, name=name)
 
-    def divergence(self, log_p, log_q):
-        return divergences.total_variation_from_log_probs(log_p, log_q)
+    def divergence(self, t, s):
+        return divergences.total_variation_from_logits(t, s)

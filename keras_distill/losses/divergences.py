@@ -1,10 +1,12 @@
 """Divergences between token distributions: reverse KL, generalized JSD, skew KL, total variation.
 
-Each divergence is written twice: on log-probabilities (`*_from_log_probs`,
-shared with the top-k cache loss, which compares `k + 1` buckets) and on
-logits (the public functions). Everything is float32 and built from
-log-softmax and log-sum-exp: no `log(0)`, no `inf - inf`, finite for logits
-of any finite size.
+Each divergence is written twice: on already tempered logits over the last
+axis (`*_from_logits`, shared with the top-k cache loss, which compares
+`k + 1` bucket log-masses) and as the public per-position functions.
+Everything is float32 and built from log-softmax and log-sum-exp: no
+`log(0)`, no `inf - inf`, finite for logits of any finite size. Forward and
+reverse KL use the form of `kd_loss`, exact to float32 rounding even for
+nearly equal distributions.
 
 Temperature: the logits are divided by `T` before the softmax and the result
 is multiplied by `T²`, as `kd_loss` does for forward KL, so that switching the
@@ -18,79 +20,118 @@ from keras import ops
 from keras_distill.core.argument_validation import check_fraction
 from keras_distill.losses.distillation_loss import resolve_activation
 
-
-def kl_from_log_probs(log_p, log_q):
-    """`KL(p || q) = sum p (log p - log q)` over the last axis."""
-    return ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1)
+# exp(20) = 4.9e8 keeps the close-form sum far from float32 overflow.
+_CLOSE_FORM_LIMIT = 20.0
 
 
-def _log_mixture(log_p, log_q, weight):
-    """`log(weight * p + (1 - weight) * q)`, by log-sum-exp (0 < weight < 1)."""
-    return ops.logaddexp(log_p + math.log(weight), log_q + math.log1p(-weight))
+def softmax_kl(t, s):
+    """`KL(softmax(t) || softmax(s))` over the last axis, accurate in float32."""
+    return _kl_from_difference(t, t - s)
 
 
-def jsd_from_log_probs(log_p, log_q, beta):
+def _kl_from_difference(t, d, exact_ratio=False):
+    """`KL(softmax(t) || softmax(t - d))`, `d` given directly (log p - log q up to a constant).
+
+    With `e = d - E_p[d]`, `KL = log(E_p[exp(-e)]) = log1p(E_p[expm1(-e)])`:
+    no difference of two log-sum-exps, so close distributions (high
+    temperatures, a student near its teacher) keep full relative precision.
+    Where `-e` is large that form would overflow, and the direct
+    `E_p[log p - log q]` is used instead: `E_p[d]` itself when `d` is
+    exactly `log p - log q` (`exact_ratio`), so that `t - d` is never
+    formed from two large numbers.
+    """
+    log_p = ops.log_softmax(t, axis=-1)
+    p = ops.exp(log_p)
+    e = d - ops.sum(p * d, axis=-1, keepdims=True)
+    close = ops.max(-e, axis=-1) <= _CLOSE_FORM_LIMIT
+    close_form = ops.log1p(ops.sum(p * ops.expm1(ops.minimum(-e, _CLOSE_FORM_LIMIT)), axis=-1))
+    if exact_ratio:
+        direct = ops.sum(p * d, axis=-1)
+    else:
+        direct = ops.sum(p * (log_p - ops.log_softmax(t - d, axis=-1)), axis=-1)
+    return ops.where(close, close_form, direct)
+
+
+def _log_ratio(t, s):
+    """`u = log q - log p` per class."""
+    return ops.log_softmax(s, axis=-1) - ops.log_softmax(t, axis=-1)
+
+
+def _mixture_offsets(u, weight):
+    """`(log m - log p, log m - log q)` for `m = weight p + (1 - weight) q` (0 < weight < 1).
+
+    Each is one log-sum-exp of `u`, never a difference of two large log
+    values: a rounding error in `u` moves the mixture only to second order
+    in the divergences built on it.
+    """
+    log_weight, log_rest = math.log(weight), math.log1p(-weight)
+    return ops.logaddexp(log_weight, log_rest + u), ops.logaddexp(log_weight - u, log_rest)
+
+
+def reverse_kl_from_logits(t, s):
+    """`KL(softmax(s) || softmax(t))` over the last axis."""
+    return softmax_kl(s, t)
+
+
+def jsd_from_logits(t, s, beta):
     """`beta KL(p || m) + (1 - beta) KL(q || m)`, `m = beta p + (1 - beta) q`.
 
     `beta = 0` is forward KL(p || q) and `beta = 1` reverse KL(q || p),
     exactly (TRL's convention; the mixture form tends to 0 at both ends).
     """
     if beta == 0.0:
-        return kl_from_log_probs(log_p, log_q)
+        return softmax_kl(t, s)
     if beta == 1.0:
-        return kl_from_log_probs(log_q, log_p)
-    log_m = _log_mixture(log_p, log_q, beta)
-    return beta * kl_from_log_probs(log_p, log_m) + (1.0 - beta) * kl_from_log_probs(log_q, log_m)
+        return softmax_kl(s, t)
+    offset_p, offset_q = _mixture_offsets(_log_ratio(t, s), beta)
+    return beta * _kl_from_difference(t, -offset_p, True) + (1.0 - beta) * _kl_from_difference(
+        s, -offset_q, True
+    )
 
 
-def skew_kl_from_log_probs(log_p, log_q, alpha):
+def skew_kl_from_logits(t, s, alpha):
     """`KL(p || alpha p + (1 - alpha) q)`; `alpha = 0` is forward KL."""
     if alpha == 0.0:
-        return kl_from_log_probs(log_p, log_q)
-    return kl_from_log_probs(log_p, _log_mixture(log_p, log_q, alpha))
+        return softmax_kl(t, s)
+    offset_p, _ = _mixture_offsets(_log_ratio(t, s), alpha)
+    return _kl_from_difference(t, -offset_p, True)
 
 
-def skew_reverse_kl_from_log_probs(log_p, log_q, alpha):
+def skew_reverse_kl_from_logits(t, s, alpha):
     """`KL(q || (1 - alpha) p + alpha q)`; `alpha = 0` is reverse KL."""
     if alpha == 0.0:
-        return kl_from_log_probs(log_q, log_p)
-    return kl_from_log_probs(log_q, _log_mixture(log_q, log_p, alpha))
+        return softmax_kl(s, t)
+    _, offset_q = _mixture_offsets(_log_ratio(t, s), 1.0 - alpha)
+    return _kl_from_difference(s, -offset_q, True)
 
 
-def total_variation_from_log_probs(log_p, log_q):
-    """`0.5 * sum |p - q|` over the last axis."""
-    return 0.5 * ops.sum(ops.abs(ops.exp(log_p) - ops.exp(log_q)), axis=-1)
+def total_variation_from_logits(t, s):
+    """`0.5 * sum |softmax(t) - softmax(s)|` over the last axis.
+
+    `|p - q|` is `q (1 - exp(-u))` where `u = log q - log p > 0`, else
+    `p (1 - exp(u))`: each from `expm1` of a clamped `u`, never a difference
+    of two nearly equal probabilities, and never `0 * inf`.
+    """
+    u = _log_ratio(t, s)
+    p, q = ops.softmax(t, axis=-1), ops.softmax(s, axis=-1)
+    gap = -q * ops.expm1(-ops.maximum(u, 0.0)) - p * ops.expm1(ops.minimum(u, 0.0))
+    return 0.5 * ops.sum(gap, axis=-1)
 
 
-def tempered_log_probs(teacher_logits, student_logits, temperature, activation="auto"):
-    """Float32 `log_softmax(logits / T)` of both, over a class axis.
+def dense_divergence(fn, teacher_logits, student_logits, temperature, activation="auto"):
+    """`T² * fn(t / T, s / T)` per position, in float32 (sigmoid units averaged).
 
-    A sigmoid unit with logit `z` becomes the two classes `(z, 0)`; the
-    caller averages over the units.
-
-    Returns:
-        `(log_p, log_q, sigmoid)`: the teacher's and student's log-probabilities
-        and whether the last axis is the two classes of sigmoid units.
+    A sigmoid unit with logit `z` is the two classes `(z, 0)`.
     """
     temperature = ops.cast(temperature, "float32")
     t = ops.cast(teacher_logits, "float32") / temperature
     s = ops.cast(student_logits, "float32") / temperature
     if resolve_activation(activation, t) == "sigmoid":
         zeros = ops.zeros_like(t)
-        t, s = ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1)
-        return ops.log_softmax(t, axis=-1), ops.log_softmax(s, axis=-1), True
-    return ops.log_softmax(t, axis=-1), ops.log_softmax(s, axis=-1), False
-
-
-def dense_divergence(fn, teacher_logits, student_logits, temperature, activation="auto"):
-    """`T² * fn(log_p, log_q)` per position, from logits (sigmoid units averaged)."""
-    log_p, log_q, sigmoid = tempered_log_probs(
-        teacher_logits, student_logits, temperature, activation
-    )
-    values = fn(log_p, log_q)
-    if sigmoid:
-        values = ops.mean(values, axis=-1)
-    return values * ops.square(ops.cast(temperature, "float32"))
+        values = ops.mean(fn(ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1)), -1)
+    else:
+        values = fn(t, s)
+    return values * ops.square(temperature)
 
 
 def reverse_kl(teacher_logits, student_logits, temperature=1.0, activation="auto"):
@@ -119,7 +160,7 @@ def reverse_kl(teacher_logits, student_logits, temperature=1.0, activation="auto
         Language Models", ICLR 2024.
     """
     return dense_divergence(
-        lambda p, q: kl_from_log_probs(q, p), teacher_logits, student_logits, temperature, activation
+        reverse_kl_from_logits, teacher_logits, student_logits, temperature, activation
     )
 
 
@@ -152,7 +193,7 @@ def generalized_jsd(teacher_logits, student_logits, beta=0.5, temperature=1.0, a
     """
     beta = check_fraction(beta, "beta", "the teacher's weight in the mixture")
     return dense_divergence(
-        lambda p, q: jsd_from_log_probs(p, q, beta), teacher_logits, student_logits, temperature,
+        lambda t, s: jsd_from_logits(t, s, beta), teacher_logits, student_logits, temperature,
         activation,
     )
 
@@ -186,7 +227,7 @@ def skew_kl(teacher_logits, student_logits, alpha=0.1, temperature=1.0, activati
     """
     alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
     return dense_divergence(
-        lambda p, q: skew_kl_from_log_probs(p, q, alpha), teacher_logits, student_logits,
+        lambda t, s: skew_kl_from_logits(t, s, alpha), teacher_logits, student_logits,
         temperature, activation,
     )
 
@@ -216,7 +257,7 @@ def skew_reverse_kl(teacher_logits, student_logits, alpha=0.1, temperature=1.0, 
     """
     alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
     return dense_divergence(
-        lambda p, q: skew_reverse_kl_from_log_probs(p, q, alpha), teacher_logits, student_logits,
+        lambda t, s: skew_reverse_kl_from_logits(t, s, alpha), teacher_logits, student_logits,
         temperature, activation,
     )
 
@@ -247,5 +288,5 @@ def total_variation(teacher_logits, student_logits, temperature=1.0, activation=
         Knowledge Distillation", ACL 2023.
     """
     return dense_divergence(
-        total_variation_from_log_probs, teacher_logits, student_logits, temperature, activation
+        total_variation_from_logits, teacher_logits, student_logits, temperature, activation
     )

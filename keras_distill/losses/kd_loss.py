@@ -5,10 +5,8 @@ from keras import ops
 from keras_distill.api_export import register
 from keras_distill.losses.distillation_loss import ActivationLoss
 from keras_distill.losses.distillation_loss import resolve_activation
+from keras_distill.losses.divergences import softmax_kl
 from keras_distill.losses.top_k import top_k_kl
-
-# exp(20) = 4.9e8 keeps the close-form sum far from float32 overflow.
-_CLOSE_FORM_LIMIT = 20.0
 
 
 def standardize_logits(logits, epsilon=1e-7):
@@ -88,32 +86,13 @@ def kd_loss(
     s = student_logits / temperature
     activation = resolve_activation(activation, t)
     if activation == "softmax":
-        kl = _softmax_kl(t, s)
+        kl = softmax_kl(t, s)
     else:
         # A unit with logit z is a two-class softmax over logits (z, 0).
         zeros = ops.zeros_like(t)
-        kl = _softmax_kl(ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1))
+        kl = softmax_kl(ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1))
         kl = ops.mean(kl, axis=-1)
     return kl * ops.square(temperature)
-
-
-def _softmax_kl(t, s):
-    """KL(softmax(t) || softmax(s)) over the last axis, accurate in float32.
-
-    With `d = t - s` and `e = d - E_p[d]`, `KL = log(E_p[exp(-e)])
-    = log1p(E_p[expm1(-e)])`: no difference of two log-sum-exps, so close
-    distributions (high temperatures) keep full relative precision. Where
-    `-e` is large that form would overflow, and the direct
-    `E_p[log p - log q]` is used instead.
-    """
-    log_p = ops.log_softmax(t, axis=-1)
-    p = ops.exp(log_p)
-    d = t - s
-    e = d - ops.sum(p * d, axis=-1, keepdims=True)
-    close = ops.max(-e, axis=-1) <= _CLOSE_FORM_LIMIT
-    close_form = ops.log1p(ops.sum(p * ops.expm1(ops.minimum(-e, _CLOSE_FORM_LIMIT)), axis=-1))
-    direct = ops.sum(p * (log_p - ops.log_softmax(s, axis=-1)), axis=-1)
-    return ops.where(close, close_form, direct)
 
 
 @register

@@ -4,9 +4,9 @@ A top-k cache stores, per position, the teacher's `k` most likely ids, its
 log-probabilities there (taken over the full vocabulary, at temperature 1)
 and its tail mass `1 - sum of the k probabilities`. Both distributions are
 compared over the same `k + 1` buckets: the `k` ids and "everything else".
-The student's buckets come from its log-softmax over the *full* vocabulary,
-gathered at the `k` ids, and its exact tail (a log-sum-exp over the other
-ids); nothing is expanded to the vocabulary on the teacher's side.
+The student's buckets come from its softmax over the *full* vocabulary: its
+logits gathered at the `k` ids and the exact log-sum-exp over the other ids
+(the tail); nothing is expanded to the vocabulary on the teacher's side.
 
 Temperature `T` is applied to the buckets of both: `b^(1/T)` renormalised
 over the `k + 1` buckets (the tail is softened as one bucket). The student
@@ -18,11 +18,9 @@ import numpy as np
 from keras import ops
 
 from keras_distill.core.packed_inputs import TOP_K_FIELDS
-from keras_distill.losses.divergences import kl_from_log_probs
+from keras_distill.losses.divergences import softmax_kl
 
-# The least tail mass a bucket keeps, so that its log is finite.
 _TINY = float(np.finfo(np.float32).tiny)
-_LOG_TINY = float(np.log(_TINY))
 _LOWEST = float(np.finfo(np.float32).min)
 
 
@@ -67,23 +65,23 @@ def compress_top_k(logits, k):
     return {"indices": indices, "log_probs": log_probs, "tail_mass": tail_mass}
 
 
-def _tempered(log_buckets, temperature):
-    scaled = log_buckets / temperature
-    return scaled - ops.logsumexp(scaled, axis=-1, keepdims=True)
+def bucket_logits(cached, student_logits):
+    """Teacher and student log-masses of the `k` ids and the tail bucket, at temperature 1.
 
-
-def bucket_log_probs(cached, student_logits, temperature=1.0):
-    """Teacher and student log-probabilities over the `k (+ 1 tail)` buckets, at `T`.
+    `softmax` of either gives that model's probabilities of the `k` ids and
+    of "any other id". The student's are its logits at the ids and the
+    log-sum-exp of its other logits (unnormalised: the softmax over the
+    buckets normalises them, with no rounding of a log-sum-exp over the
+    vocabulary in the difference).
 
     Args:
         cached: A dict with the `TOP_K_FIELDS` (`indices`, `log_probs`,
             `tail_mass`) of shape `(..., k)`, `(..., k)` and `(...)`.
         student_logits: Student logits, `(..., vocabulary)`.
-        temperature: Softening temperature, > 0. Defaults to `1.0`.
 
     Returns:
-        `(log_p, log_q)`, float32 of shape `(..., k + 1)`, or `(..., k)` when
-        `k` is the vocabulary (no tail).
+        `(teacher, student)`, float32 of shape `(..., k + 1)`, or `(..., k)`
+        when `k` is the vocabulary (no tail).
     """
     missing = set(TOP_K_FIELDS) - set(cached)
     if missing:
@@ -100,35 +98,36 @@ def bucket_log_probs(cached, student_logits, temperature=1.0):
             f"The top-k cache keeps {k} ids per position but the student's outputs have only "
             f"{vocabulary} classes: teacher and student must share the vocabulary."
         )
-    log_total = ops.logsumexp(student_logits, axis=-1, keepdims=True)
-    student = ops.take_along_axis(student_logits, indices, axis=-1) - log_total
-    if k != vocabulary:
-        tail_mass = ops.maximum(ops.cast(cached["tail_mass"], "float32"), _TINY)
-        teacher_tail = ops.log(tail_mass)
-        student_tail = ops.maximum(
-            _complement_logsumexp(student_logits, indices) - log_total[..., 0], _LOG_TINY
-        )
-        teacher = ops.concatenate([teacher, ops.expand_dims(teacher_tail, -1)], axis=-1)
-        student = ops.concatenate([student, ops.expand_dims(student_tail, -1)], axis=-1)
-    temperature = ops.cast(temperature, "float32")
-    return _tempered(teacher, temperature), _tempered(student, temperature)
+    student = ops.take_along_axis(student_logits, indices, axis=-1)
+    if k == vocabulary:
+        return teacher, student
+    # A tail that underflowed float32 is kept as the least normal mass: its log stays finite.
+    tail_mass = ops.maximum(ops.cast(cached["tail_mass"], "float32"), _TINY)
+    teacher = ops.concatenate([teacher, ops.expand_dims(ops.log(tail_mass), -1)], axis=-1)
+    student_tail = _complement_logsumexp(student_logits, indices)
+    student = ops.concatenate([student, ops.expand_dims(student_tail, -1)], axis=-1)
+    return teacher, student
 
 
 def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
-    """`T² * divergence(teacher buckets, student buckets)` per position.
+    """`T² * divergence(teacher buckets / T, student buckets / T)` per position.
+
+    Dividing the bucket log-masses by `T` before the softmax is `b^(1/T)`
+    renormalised over the `k + 1` buckets.
 
     Args:
-        divergence: A function of `(log_p, log_q)` over the last axis, such
-            as `keras_distill.losses.divergences.kl_from_log_probs`.
-        cached: The top-k fields of a batch (see `bucket_log_probs`).
+        divergence: A function `(t, s)` of two logit tensors over the last
+            axis, such as `keras_distill.losses.divergences.softmax_kl`.
+        cached: The top-k fields of a batch (see `bucket_logits`).
         student_logits: Student logits, `(..., vocabulary)`.
         temperature: Softening temperature, > 0. Defaults to `1.0`.
 
     Returns:
         A float32 tensor of shape `(...)`.
     """
-    log_p, log_q = bucket_log_probs(cached, student_logits, temperature)
-    return divergence(log_p, log_q) * ops.square(ops.cast(temperature, "float32"))
+    teacher, student = bucket_logits(cached, student_logits)
+    temperature = ops.cast(temperature, "float32")
+    return divergence(teacher / temperature, student / temperature) * ops.square(temperature)
 
 
 def top_k_kl(cached, student_logits, temperature=1.0):
@@ -155,4 +154,4 @@ def top_k_kl(cached, student_logits, temperature=1.0):
         Anshumann et al., "Sparse Logit Sampling: Accelerating Knowledge
         Distillation in LLMs", ACL 2025 (the bias of top-k caches without a tail).
     """
-    return top_k_divergence(kl_from_log_probs, cached, student_logits, temperature)
+    return top_k_divergence(softmax_kl, cached, student_logits, temperature)
