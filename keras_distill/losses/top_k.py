@@ -126,6 +126,11 @@ def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
         A float32 tensor of shape `(...)`.
     """
     teacher, student = bucket_logits(cached, student_logits)
+    # Teacher log-probabilities and student logits differ by a constant per position; taking
+    # each side's maximum out first keeps `teacher - student` small (and exact) for a student
+    # near its teacher.
+    teacher = teacher - ops.max(teacher, axis=-1, keepdims=True)
+    student = student - ops.max(student, axis=-1, keepdims=True)
     temperature = ops.cast(temperature, "float32")
     return divergence(teacher / temperature, student / temperature) * ops.square(temperature)
 
