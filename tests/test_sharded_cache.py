@@ -35,7 +35,7 @@ def test_parallel_workers_build_what_one_worker_builds(tmp_path, data):
                                      worker_index=worker, num_workers=2)
     two = kd.ShardedTeacherCache.open(tmp_path / "two", teacher=teacher, x=x)
     assert (one.num_shards, two.num_shards) == (4, 4)
-    expected = keras.ops.convert_to_numpy(keras.ops.log_softmax(teacher(np.asarray(x)), axis=-1))
+    expected = keras.ops.convert_to_numpy(teacher(np.asarray(x)))
     for cache in (one, two):
         logits = np.concatenate([cache.read_shard(i) for i in range(4)])
         assert logits.dtype == np.float16
