@@ -23,6 +23,7 @@ from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
+from keras_distill.losses.distillation_loss import check_reads_top_k
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 # Keys of what `call` returns inside a training step (see `Distiller.call`).
@@ -544,7 +545,7 @@ class Distiller(keras.Model):
     ):
         # A top-k cache stays sparse; the distillation loss reads its fields.
         if isinstance(teacher_logits, dict):
-            losses_lib.check_reads_top_k(self.distillation_loss_fn)
+            check_reads_top_k(self.distillation_loss_fn)
         else:
             validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
         alpha = ops.cast(self._alpha, "float32")

@@ -12,7 +12,6 @@ from keras_distill.losses.attention_transfer import attention_transfer_loss
 from keras_distill.losses.dist_loss import DISTLoss
 from keras_distill.losses.dist_loss import dist_loss
 from keras_distill.losses.distillation_loss import DistillationLoss
-from keras_distill.losses.distillation_loss import check_reads_top_k
 from keras_distill.losses.divergence_losses import Divergence
 from keras_distill.losses.divergence_losses import GeneralizedJSD
 from keras_distill.losses.divergence_losses import ReverseKL
@@ -193,7 +192,6 @@ __all__ = [
     "DISTLoss",
     "dist_loss",
     "DistillationLoss",
-    "check_reads_top_k",
     "Divergence",
     "GeneralizedJSD",
     "generalized_jsd",

@@ -15,6 +15,20 @@ class Divergence(ActivationLoss):
     float32 logits already divided by `T`. Dense outputs pass their logits;
     a top-k cache its `k + 1` bucket log-masses (`keras_distill.losses.top_k`).
     Either way the result is multiplied by `T²`, as `KDLoss` does.
+
+    Args:
+        activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
+        reduction: Defaults to `"sum_over_batch_size"`.
+        name: Name of the loss. Defaults to the snake-case class name.
+
+    Example:
+
+    ```python
+    class SquaredHellinger(keras_distill.losses.Divergence):
+        def divergence(self, t, s):
+            p, q = keras.ops.softmax(t), keras.ops.softmax(s)
+            return 0.5 * keras.ops.sum(keras.ops.square(keras.ops.sqrt(p) - keras.ops.sqrt(q)), -1)
+    ```
     """
 
     reads_top_k = True

@@ -52,6 +52,12 @@ def compress_top_k(logits, k):
         A dict with `indices` (int32, `(..., k)`), `log_probs` (float32,
         `(..., k)`, log-softmax over the full vocabulary) and `tail_mass`
         (float32, `(...)`; 0 when `k` is the vocabulary).
+
+    Example:
+
+    ```python
+    cached = keras_distill.losses.compress_top_k(teacher_logits, 8)  # indices, log_probs, tail_mass
+    ```
     """
     logits = ops.cast(logits, "float32")
     values, indices = ops.top_k(logits, k)
@@ -124,6 +130,14 @@ def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
 
     Returns:
         A float32 tensor of shape `(...)`.
+
+    Example:
+
+    ```python
+    values = keras_distill.losses.top_k_divergence(
+        keras_distill.losses.divergences.softmax_kl, cached, student_logits, temperature=2.0
+    )
+    ```
     """
     teacher, student = bucket_logits(cached, student_logits)
     # Teacher log-probabilities and student logits differ by a constant per position; taking
