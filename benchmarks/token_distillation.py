@@ -8,11 +8,12 @@ per-token losses average over real characters only.
 
 For each seed: a teacher (3 blocks, width 96) and, from the same
 initialisation, a student (1 block, width 48) trained alone and distilled
-(online teacher; and from a top-k TeacherCache per token). Reported:
+(online teacher; and from top-k TeacherCaches per token: ids, log-probabilities
+and the tail mass). Reported:
 held-out perplexity per character (exp of the mean negative log-likelihood
 over valid tokens of modules the models never saw).
 
-    python benchmarks/token_distillation.py --seeds 0 1 2
+    python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 32
 """
 
 import argparse
@@ -120,8 +121,9 @@ def run_seed(seed, args, data):
                           "seconds": time.perf_counter() - start}}
     keras.utils.set_random_seed(seed)
     init = transformer(48, 1, 2, "student").get_weights()
-    cache = kd.TeacherCache.compute(teacher, x_train, top_k=args.top_k)
-    for method in ("alone", "distilled", "distilled_top_k"):
+    caches = {f"distilled_top_{k}": kd.TeacherCache.compute(teacher, x_train, top_k=k)
+              for k in args.top_k}
+    for method in ("alone", "distilled", *caches):
         keras.utils.set_random_seed(seed)
         student = transformer(48, 1, 2, "student")
         student.set_weights(init)
@@ -134,14 +136,14 @@ def run_seed(seed, args, data):
             distiller = kd.Distiller(teacher, student)
             distiller.compile(optimizer=_optimizer(steps, 2e-3), student_loss_fn=LOSS,
                               alpha=args.alpha, temperature=args.temperature)
-            inputs = x_train if method == "distilled" else cache.inputs(x_train)
+            inputs = x_train if method == "distilled" else caches[method].inputs(x_train)
             distiller.fit(inputs, y_train, batch_size=args.batch_size, epochs=args.epochs,
                           verbose=0)
         result[method] = {"perplexity": perplexity(student, x_test, y_test),
                           "params": student.count_params(),
                           "seconds": time.perf_counter() - start}
         print(f"seed {seed} {method}: {result[method]}", flush=True)
-    result["cache_mib"] = {"top_k": cache.nbytes / 2**20,
+    result["cache_mib"] = {**{method: cache.nbytes / 2**20 for method, cache in caches.items()},
                            "dense": len(x_train) * LENGTH * VOCAB * 4 / 2**20}
     return result
 
@@ -150,11 +152,12 @@ def table(results, args):
     seeds = sorted(results)
     lines = ["| model | params | held-out perplexity / character, mean (min to max) | per seed "
              "| beats alone | s / run |", "|---|---:|---:|---|---:|---:|"]
-    for method in ("teacher", "alone", "distilled", "distilled_top_k"):
+    labels = {"teacher": "teacher (3 blocks, width 96)", "alone": "student alone (1 block, width 48)",
+              "distilled": "student distilled, online teacher",
+              **{f"distilled_top_{k}": f"student distilled, TeacherCache top_k={k} with tail"
+                 for k in args.top_k}}
+    for method, label in labels.items():
         values = [results[s][method]["perplexity"] for s in seeds]
-        label = {"teacher": "teacher (3 blocks, width 96)", "alone": "student alone (1 block, width 48)",
-                 "distilled": "student distilled, online teacher",
-                 "distilled_top_k": f"student distilled, TeacherCache top_k={args.top_k}"}[method]
         wins = ""
         if method.startswith("distilled"):
             wins = sum(results[s][method]["perplexity"] < results[s]["alone"]["perplexity"]
@@ -167,7 +170,13 @@ def table(results, args):
             f"| {wins} | {seconds:.0f} |")
     mib = results[seeds[0]]["cache_mib"]
     lines.append("")
-    lines.append(f"Top-{args.top_k} cache: {mib['top_k']:.1f} MiB vs {mib['dense']:.1f} MiB dense.")
+    for k in args.top_k:
+        lines.append(f"Top-{k} cache: {mib[f'distilled_top_{k}']:.1f} MiB vs {mib['dense']:.1f} "
+                     "MiB dense.")
+    dense = statistics.mean(results[s]["distilled"]["perplexity"] for s in seeds)
+    for k in args.top_k:
+        top = statistics.mean(results[s][f"distilled_top_{k}"]["perplexity"] for s in seeds)
+        lines.append(f"Top-{k} vs online dense (mean): {100 * (top / dense - 1):+.2f}%.")
     return "\n".join(lines)
 
 
@@ -179,7 +188,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=8)
+    parser.add_argument("--top-k", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     x_train, y_train = chunks(TRAIN_MODULES, 0)

@@ -28,16 +28,18 @@ def _softmax(z):
     return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
 
 
-def test_top_k_with_all_classes_reproduces_dense_logits_exactly():
+def test_top_k_with_all_classes_keeps_the_dense_distribution():
     teacher, x = _teacher(), _x()
     dense = kd.TeacherCache.compute(teacher, x, batch_size=16)
     full = kd.TeacherCache.compute(teacher, x, batch_size=16, top_k=CLASSES)
-    np.testing.assert_array_equal(full.dense_logits(), dense.dense_logits())
+    np.testing.assert_allclose(
+        _softmax(full.dense_logits()), _softmax(dense.dense_logits()), rtol=1e-5, atol=1e-12
+    )
     assert full.top_k == CLASSES and dense.top_k is None
 
 
 @pytest.mark.parametrize("k", [1, 5])
-def test_top_k_keeps_exact_probabilities_and_spreads_the_rest_uniformly(k):
+def test_dense_logits_of_a_top_k_cache_keep_the_top_k_and_spread_the_tail(k):
     teacher, x = _teacher(), _x()
     true = _softmax(kd.TeacherCache.compute(teacher, x).dense_logits())
     expanded = _softmax(kd.TeacherCache.compute(teacher, x, top_k=k).dense_logits())
@@ -59,25 +61,8 @@ def test_top_k_storage_size():
     dense = kd.TeacherCache.compute(teacher, x)
     sparse = kd.TeacherCache.compute(teacher, x, top_k=5)
     assert dense.nbytes == 64 * CLASSES * 4
-    # float32 values + int32 indices per kept logit, one float32 fill per sample.
+    # float32 log-probabilities + int32 ids per kept class, one float32 tail mass per sample.
     assert sparse.nbytes == 64 * (5 * 4 + 5 * 4 + 4)
-
-
-def test_expansion_in_the_training_step_handles_sequence_outputs():
-    rng = np.random.default_rng(1)
-    logits = rng.normal(size=(3, 7, 11)).astype("float32")
-    compressed = packed_inputs.compress_top_k(logits, 11)
-    expanded = packed_inputs.expand_top_k(compressed, 11)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(expanded), logits)
-    partial = packed_inputs.expand_top_k(packed_inputs.compress_top_k(logits, 3), 11)
-    assert tuple(partial.shape) == (3, 7, 11)
-
-
-def test_a_confident_teacher_gets_a_finite_fill():
-    logits = np.array([[200.0, -200.0, -200.0, -200.0]], "float32")
-    fill = keras.ops.convert_to_numpy(packed_inputs.compress_top_k(logits, 1)["fill"])
-    # The residual mass is floored at the smallest normal float32, not log(0).
-    assert np.isfinite(fill[0]) and 80.0 < logits[0, 0] - fill[0] < 90.0
 
 
 def test_packed_structure_is_recognised_only_under_the_reserved_keys():
@@ -105,4 +90,4 @@ def test_top_k_cache_fit_matches_dense_cache_fit_when_k_is_all_classes():
         cache = kd.TeacherCache.compute(teacher, x, top_k=top_k)
         history = distiller.fit(cache.inputs(x), y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         losses.append(history.history["distillation_loss"])
-    np.testing.assert_array_equal(losses[0], losses[1])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)

@@ -85,10 +85,12 @@ def test_top_k_cache_per_token_is_smaller_and_exact_at_full_k():
     top3 = keras_distill.TeacherCache.compute(teacher, x, top_k=3)
     full = keras_distill.TeacherCache.compute(teacher, x, top_k=VOCAB)
     assert dense.dense_logits().shape == (32, TIME, VOCAB)
-    # Memory per token: k values, k indices and one fill value, whatever the vocabulary.
+    # Memory per token: k log-probabilities, k ids and one tail mass, whatever the vocabulary.
     assert top3.nbytes == 32 * TIME * (3 * 4 + 3 * 4 + 4)
     assert dense.nbytes == 32 * TIME * VOCAB * 4
-    np.testing.assert_allclose(full.dense_logits(), dense.dense_logits(), atol=1e-5)
+    np.testing.assert_allclose(
+        full.dense_logits(), _log_softmax(dense.dense_logits().astype(np.float64)), atol=1e-5
+    )
     # The top-3 probabilities of every token are kept exactly.
     p = np.exp(_log_softmax(dense.dense_logits().astype(np.float64)))
     q = np.exp(_log_softmax(top3.dense_logits().astype(np.float64)))
@@ -102,4 +104,6 @@ def test_top_k_cache_per_token_is_smaller_and_exact_at_full_k():
         inputs = x if cache is None else cache.inputs(x)
         history = distiller.fit(inputs, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
         losses[name] = history.history["distillation_loss"][0]
-    np.testing.assert_allclose(losses["full"], losses["online"], rtol=1e-5)
+    # The cache stores float32 log-probabilities, each rounded by ~1e-7 * |log p|: on this
+    # tiny loss (5e-4) that is the difference left.
+    np.testing.assert_allclose(losses["full"], losses["online"], rtol=1e-5, atol=1e-6)

@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 
+from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.core import array_files
 from keras_distill.core import atomic_files
 from keras_distill.core.errors import CorruptFileError
+from keras_distill.core.errors import StaleCacheError
 
 WHAT = "keras_distill teacher cache (.npz)"
 FIX = (
@@ -73,6 +75,7 @@ def check_fields(path, fields):
     Raises:
         CorruptFileError: A field is missing, of the wrong type or shape, or
             the logits hold NaN or inf.
+        StaleCacheError: The file has another format version.
     """
 
     def fail(reason):
@@ -86,24 +89,30 @@ def check_fields(path, fields):
     for name in ("top_k", "num_classes", "format_version"):
         if not np.issubdtype(fields[name].dtype, np.integer):
             fail(f"its {name!r} field is not an integer")
+    version = int(fields["format_version"])
+    if version != fingerprint_lib.FORMAT_VERSION:
+        raise StaleCacheError(
+            f"The cache {path!r} has format version {version}; this keras_distill reads "
+            f"version {fingerprint_lib.FORMAT_VERSION}. {FIX}"
+        )
     classes, top_k = int(fields["num_classes"]), int(fields["top_k"])
     if top_k:
-        for name in ("values", "indices", "fill"):
+        for name in ("indices", "log_probs", "tail_mass"):
             if name not in fields:
                 fail(f"it is a top-k cache without its {name!r} array")
-        values, indices, fill = fields["values"], fields["indices"], fields["fill"]
-        if values.shape != indices.shape or values.shape[-1:] != (top_k,):
+        log_probs, indices, tail = fields["log_probs"], fields["indices"], fields["tail_mass"]
+        if log_probs.shape != indices.shape or log_probs.shape[-1:] != (top_k,):
             fail(
-                f"its top-k arrays have shapes {values.shape} and {indices.shape}, expected "
+                f"its top-k arrays have shapes {log_probs.shape} and {indices.shape}, expected "
                 f"(..., {top_k}) each"
             )
-        if fill.shape != values.shape[:-1]:
-            fail(f"its 'fill' array has shape {fill.shape}, expected {values.shape[:-1]}")
+        if tail.shape != log_probs.shape[:-1]:
+            fail(f"its 'tail_mass' array has shape {tail.shape}, expected {log_probs.shape[:-1]}")
         if not np.issubdtype(indices.dtype, np.integer) or (
             indices.size and (indices.min() < 0 or indices.max() >= classes)
         ):
             fail(f"its top-k indices are not class indices in [0, {classes})")
-        arrays = (values, fill)
+        arrays = (log_probs, tail)
     else:
         if "logits" not in fields:
             fail("it has no 'logits' array")

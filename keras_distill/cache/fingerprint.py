@@ -5,7 +5,8 @@ import hashlib
 import keras
 import numpy as np
 
-FORMAT_VERSION = 1
+# 2: top-k caches store ids, log-probabilities and the tail mass (1: values and a fill logit).
+FORMAT_VERSION = 2
 
 
 def _digest():

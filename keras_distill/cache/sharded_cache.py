@@ -17,6 +17,7 @@ from keras_distill.cache.teacher_outputs import TeacherOutputs
 from keras_distill.core import atomic_files
 from keras_distill.core import cache_origin
 from keras_distill.core import data_checks
+from keras_distill.core import packed_inputs
 from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import StaleCacheError
 
@@ -127,11 +128,12 @@ class ShardedTeacherCache:
             directory: The cache folder (created when missing).
             shard_size: Samples per shard. Memory at train time grows with it.
                 Defaults to `65536`.
-            dtype: Storage of the logits, `"float16"` (half the disk and
-                reading) or `"float32"`. The distillation math is float32
+            dtype: Storage of the logits (or top-k log-probabilities),
+                `"float16"` (half the disk and reading) or `"float32"`. The distillation math is float32
                 either way. Defaults to `"float16"`.
-            top_k: Keep the `k` largest logits per sample (and a fill for the
-                rest, as `TeacherCache`), or `None` for all. Defaults to `None`.
+            top_k: Keep the ids and log-probabilities of the `k` most likely
+                classes per sample and the tail mass (as `TeacherCache`), or
+                `None` for all. Defaults to `None`.
             batch_size: Batch size of the teacher's pass. Defaults to `1024`.
             worker_index: This worker's index in `[0, num_workers)`; it builds
                 shards `worker_index, worker_index + num_workers, ...`.
@@ -220,6 +222,12 @@ class ShardedTeacherCache:
         """
         directory = os.fspath(directory)
         settings = _read_settings(directory)
+        if settings.get("format_version") != fingerprint_lib.FORMAT_VERSION:
+            raise StaleCacheError(
+                f"The sharded cache {directory!r} has format version "
+                f"{settings.get('format_version')}; this keras_distill reads version "
+                f"{fingerprint_lib.FORMAT_VERSION}. Build it again into a new folder."
+            )
         missing = [i for i in range(settings["num_shards"]) if not os.path.exists(
             shard_path(directory, i))]
         if missing:
@@ -270,7 +278,7 @@ class ShardedTeacherCache:
         cache_file.check_fields(path, fields)
         if "logits" in fields:
             return fields["logits"]
-        return {name: fields[name] for name in ("values", "indices", "fill")}
+        return {name: fields[name] for name in packed_inputs.TOP_K_FIELDS}
 
     def dataset(
         self, x, y=None, sample_weight=None, batch_size=32, shuffle=True, seed=None, shards=None
@@ -386,12 +394,13 @@ def _write_shard(path, outputs, fingerprint, dtype, num_classes):
         return array.astype(dtype)
 
     if isinstance(outputs, dict):
+        # The tail mass stays float32: in float16 a tail under 6e-8 would become 0.
         arrays = {
-            "values": stored(outputs["values"]),
             "indices": outputs["indices"].astype("int32"),
-            "fill": stored(outputs["fill"]),
+            "log_probs": stored(outputs["log_probs"]),
+            "tail_mass": outputs["tail_mass"].astype("float32"),
         }
-        top_k = outputs["values"].shape[-1]
+        top_k = outputs["indices"].shape[-1]
     else:
         arrays = {"logits": stored(outputs)}
         top_k = 0

@@ -44,13 +44,14 @@ class TeacherCache:
     stay with their sample under any shuffling. Validation data can be the
     plain inputs: `evaluate` does not use the teacher.
 
-    Sparse storage (`top_k=k`) keeps the k largest logits per sample and one
-    fill logit for the other classes, chosen so that softmax gives the exact
-    top-k probabilities and spreads the remaining mass uniformly over the
-    other `C - k` classes. The tail's shape is lost: at temperature T > 1 the
-    flat tail gets slightly more softened mass than the teacher's (the
-    student is pulled toward a flatter tail), a bias that vanishes as k
-    approaches C or T approaches 1. `top_k=C` reproduces dense logits exactly.
+    Sparse storage (`top_k=k`) keeps, per sample (or per token), the ids of
+    the teacher's k most likely classes (int32), its log-probabilities there
+    (float32, from the softmax over all classes) and its tail mass, the
+    probability of every other class together. The distillation loss
+    compares the student on these `k + 1` buckets (the student's log-softmax
+    over all classes, gathered at the ids, and its own tail), without ever
+    expanding the cache to the classes (`keras_distill.losses.top_k_kl`).
+    `top_k=C` gives exactly the dense loss.
 
     On-disk caches (`path=`) are `.npz` files written atomically and
     fingerprinted by the teacher's weights and the input data: a cache whose
@@ -73,7 +74,8 @@ class TeacherCache:
 
     Args:
         teacher_outputs: Dense float32 logits of shape `(num_samples, ...,
-            num_classes)`, or a dict of top-k `values`, `indices` and `fill`.
+            num_classes)`, or a dict of top-k `indices`, `log_probs` and
+            `tail_mass`.
         fingerprint: The fingerprint of the teacher and data they came from.
         num_classes: Size of the teacher's output (last axis); needed for
             top-k outputs. Defaults to `None` (read from dense logits).
@@ -141,8 +143,9 @@ class TeacherCache:
             x: The inputs, a NumPy array or a nested structure of arrays, in
                 the order that `inputs(x)` or `dataset(x)` will use them.
             batch_size: Batch size of the teacher pass. Defaults to `256`.
-            top_k: Keep only the `top_k` largest logits per sample (and one
-                fill value); `None` keeps dense logits. Defaults to `None`.
+            top_k: Keep the ids and log-probabilities of the `top_k` most
+                likely classes per sample (and the tail mass); `None` keeps
+                dense logits. Defaults to `None`.
             path: An `.npz` file. When it holds a cache with the same
                 fingerprint, that cache is loaded instead of recomputed;
                 otherwise the new cache is written there atomically.
@@ -244,12 +247,7 @@ class TeacherCache:
                     path, cache_file.WHAT, f"its view augmentation cannot be rebuilt ({error})",
                     cache_file.FIX,
                 ) from None
-        version = int(fields.pop("format_version"))
-        if version != fingerprint_lib.FORMAT_VERSION:
-            raise StaleCacheError(
-                f"The cache {path!r} has format version {version}; this keras_distill reads "
-                f"version {fingerprint_lib.FORMAT_VERSION}. {cache_file.FIX}"
-            )
+        fields.pop("format_version")  # checked by `check_fields`
         if fingerprint is None:
             teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
             teacher_part = teacher_pass.teacher_fingerprint(
@@ -340,18 +338,27 @@ class TeacherCache:
         return dataset
 
     def dense_logits(self):
-        """The cached logits as a dense float32 NumPy array (expanded from top-k)."""
+        """The cached logits as a dense float32 NumPy array.
+
+        A top-k cache is expanded for inspection only (training reads it
+        sparse): the kept log-probabilities, and the tail mass spread evenly
+        over the other classes. Softmax of the result gives the teacher's
+        top-k probabilities exactly.
+        """
         if not self.top_k:
             return self._outputs
-        return keras.ops.convert_to_numpy(
-            packed_inputs.expand_top_k(self._outputs, self.num_classes)
-        )
+        outputs = self._outputs
+        rest = max(self.num_classes - self.top_k, 1)
+        tail = np.maximum(outputs["tail_mass"].astype(np.float64), np.finfo(np.float32).tiny)
+        dense = np.repeat((np.log(tail) - np.log(rest))[..., None], self.num_classes, axis=-1)
+        np.put_along_axis(dense, outputs["indices"], outputs["log_probs"], axis=-1)
+        return dense.astype(np.float32)
 
     @property
     def top_k(self):
         """The number of logits kept per sample, or `None` for dense storage."""
         if isinstance(self._outputs, dict):
-            return self._outputs["values"].shape[-1]
+            return self._outputs["indices"].shape[-1]
         return None
 
     @property
@@ -463,7 +470,7 @@ def _check_arguments(teacher, x, batch_size, top_k):
 
 
 def _check_teacher_outputs(outputs):
-    arrays = [outputs["values"], outputs["fill"]] if isinstance(outputs, dict) else [outputs]
+    arrays = [outputs["log_probs"], outputs["tail_mass"]] if isinstance(outputs, dict) else [outputs]
     for array in arrays:
         finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
         if not finite.all():

@@ -3,19 +3,21 @@
 import keras
 
 from keras_distill.api_export import register
-from keras_distill.core import packed_inputs
+from keras_distill.losses.top_k import compress_top_k
 
 
 @register
 class TeacherOutputs(keras.Model):
-    """The forward pass of `TeacherCache.compute`: teacher logits, optionally top-k.
+    """The forward pass of `TeacherCache.compute`: teacher logits, or their top-k fields.
 
     Internal: `TeacherCache.compute` runs it through `predict`, which batches
     and compiles it.
 
     Args:
         logits_fn: A `TeacherLogits` of the teacher.
-        top_k: Number of logits to keep per sample, or `None` for all.
+        top_k: Number of ids to keep per position (their log-probabilities and
+            the tail mass, `keras_distill.losses.compress_top_k`), or `None` for
+            dense logits.
     """
 
     def __init__(self, logits_fn, top_k):
@@ -35,4 +37,4 @@ class TeacherOutputs(keras.Model):
                 f"`top_k` must be at most the number of classes ({logits.shape[-1]}). "
                 f"Received: top_k={self._top_k}"
             )
-        return packed_inputs.compress_top_k(logits, self._top_k)
+        return compress_top_k(logits, self._top_k)

@@ -64,16 +64,28 @@ def check_temperature(temperature, argument="temperature"):
 
 def check_alpha(alpha, argument="alpha"):
     """Returns `alpha` as a float, raising unless it is a number in [0, 1]."""
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, numbers.Real)
-        or not 0.0 <= alpha <= 1.0
+    return check_fraction(alpha, argument, "the weight of the hard-label loss")
+
+
+def check_fraction(value, argument, meaning, include_one=True):
+    """Returns `value` as a float, raising unless it is a number in [0, 1] (or [0, 1)).
+
+    Args:
+        value: The argument's value.
+        argument: The argument's name, for the message.
+        meaning: What the number weighs, for the message.
+        include_one: Whether 1 is allowed. Defaults to `True`.
+    """
+    upper_ok = (lambda v: v <= 1.0) if include_one else (lambda v: v < 1.0)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+        0.0 <= value and upper_ok(value)
     ):
+        interval = "[0, 1]" if include_one else "[0, 1)"
         raise ValueError(
-            f"`{argument}` (the weight of the hard-label loss) must be a number in "
-            f"[0, 1]. Received: {argument}={alpha!r}"
+            f"`{argument}` ({meaning}) must be a number in {interval}. "
+            f"Received: {argument}={value!r}"
         )
-    return float(alpha)
+    return float(value)
 
 
 def check_labels(y, y_pred):

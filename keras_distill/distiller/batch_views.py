@@ -32,14 +32,19 @@ def cached_view(distiller, inputs, cached, seeds):
             f"each cached logit belongs to. Received augmentation={distiller.augmentation!r}, "
             f"mix={distiller.mix!r}."
         )
-    all_logits = packed_inputs.cached_teacher_logits(cached, distiller.teacher, distiller.student)
+    all_outputs = packed_inputs.cached_teacher_logits(cached)
     views = seeds.shape[-1]
     batch = ops.shape(seeds)[0]
     chosen = ops.one_hot(
         keras.random.randint((batch,), 0, views, seed=distiller._seed_generator), views
     )
-    pick = ops.reshape(ops.cast(chosen, "float32"), (-1, views) + (1,) * (len(all_logits.shape) - 2))
-    logits = ops.sum(all_logits * pick, axis=1)
+
+    def pick(values):
+        shape = (-1, views) + (1,) * (len(values.shape) - 2)
+        return ops.sum(values * ops.reshape(ops.cast(chosen, values.dtype), shape), axis=1)
+
+    # Dense logits or each field of a top-k cache (ids included: one view is 1, the rest 0).
+    logits = keras.tree.map_structure(pick, all_outputs)
     seed = ops.sum(ops.cast(seeds, "int32") * ops.cast(chosen, "int32"), axis=1)
     return distiller.augmentation(inputs, seed), logits
 

@@ -27,6 +27,7 @@ from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
 from keras_distill.language import hooks as language
+from keras_distill.losses.distillation_loss import check_reads_top_k
 
 _BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 # Keys of what `call` returns inside a training step (see `Distiller.call`).
@@ -367,9 +368,7 @@ class Distiller(keras.Model):
         else:
             batch_views.check_no_augmentation_with_cache(self.augmentation, self.mix)
             augmentation.warn_if_augmented(self.student)
-            teacher_logits = packed_inputs.cached_teacher_logits(
-                cached, self.teacher, self.student
-            )
+            teacher_logits = packed_inputs.cached_teacher_logits(cached)
         outputs = {
             _STUDENT: self.student(inputs, training=True),
             _TEACHER: teacher_logits,
@@ -562,7 +561,9 @@ class Distiller(keras.Model):
         Args:
             y: Labels (ignored when `alpha` is 0 and no loss needs them).
             y_pred: The student's outputs.
-            teacher_logits: Float32 teacher logits for the same inputs.
+            teacher_logits: Float32 teacher logits for the same inputs, or
+                a batch of a top-k cache (a dict of `indices`, `log_probs`
+                and `tail_mass`).
             sample_weight: Optional per-sample weights.
             shares: With batch mixing, the per-sample share of sample `i` in
                 mixed input `i`; the hard-label loss mixes `y` and
@@ -577,7 +578,11 @@ class Distiller(keras.Model):
     def _distillation_terms(
         self, y, y_pred, teacher_logits, sample_weight, correction, shares, partners
     ):
-        validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
+        # A top-k cache stays sparse; the distillation loss reads its fields.
+        if isinstance(teacher_logits, dict):
+            check_reads_top_k(self.distillation_loss_fn)
+        else:
+            validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
         alpha = ops.cast(self._alpha, "float32")
         if shares is None:
             student_loss = self._student_loss(y, y_pred, sample_weight, correction)

@@ -12,6 +12,17 @@ from keras_distill.losses.attention_transfer import attention_transfer_loss
 from keras_distill.losses.dist_loss import DISTLoss
 from keras_distill.losses.dist_loss import dist_loss
 from keras_distill.losses.distillation_loss import DistillationLoss
+from keras_distill.losses.divergence_losses import Divergence
+from keras_distill.losses.divergence_losses import GeneralizedJSD
+from keras_distill.losses.divergence_losses import ReverseKL
+from keras_distill.losses.divergence_losses import SkewKL
+from keras_distill.losses.divergence_losses import SkewReverseKL
+from keras_distill.losses.divergence_losses import TotalVariation
+from keras_distill.losses.divergences import generalized_jsd
+from keras_distill.losses.divergences import reverse_kl
+from keras_distill.losses.divergences import skew_kl
+from keras_distill.losses.divergences import skew_reverse_kl
+from keras_distill.losses.divergences import total_variation
 from keras_distill.losses.dkd_loss import DKDLoss
 from keras_distill.losses.dkd_loss import dkd_loss
 from keras_distill.losses.feature_loss import FeatureLoss
@@ -28,6 +39,9 @@ from keras_distill.losses.similarity_preserving import SimilarityPreserving
 from keras_distill.losses.similarity_preserving import similarity_preserving_loss
 from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
 from keras_distill.losses.soft_target_cross_entropy import soft_target_cross_entropy
+from keras_distill.losses.top_k import compress_top_k
+from keras_distill.losses.top_k import top_k_divergence
+from keras_distill.losses.top_k import top_k_kl
 
 ALL_LOSSES = {
     "kd_loss": KDLoss,
@@ -38,6 +52,14 @@ ALL_LOSSES = {
     "dkd": DKDLoss,
     "dist_loss": DISTLoss,
     "dist": DISTLoss,
+    "forward_kl": KDLoss,
+    "reverse_kl": ReverseKL,
+    "jsd": GeneralizedJSD,
+    "generalized_jsd": GeneralizedJSD,
+    "skew_kl": SkewKL,
+    "skew_reverse_kl": SkewReverseKL,
+    "tvd": TotalVariation,
+    "total_variation": TotalVariation,
 }
 
 FEATURE_LOSSES = {
@@ -107,7 +129,8 @@ def get(identifier):
     Args:
         identifier: `None` (a `KDLoss`), one of the names `"kd_loss"`, `"kd"`,
             `"soft_target_cross_entropy"`, `"logit_mse"`, `"dkd_loss"`,
-            `"dist_loss"`, a Keras loss name
+            `"dist_loss"`, the divergences `"forward_kl"`, `"reverse_kl"`,
+            `"jsd"`, `"skew_kl"`, `"skew_reverse_kl"`, `"tvd"`, a Keras loss name
             (used like the keras.io example: on softened probabilities, times
             T²), a `DistillationLoss`, a `keras.losses.Loss`, a
             `keras.distillation.DistillationLoss`, or a config dict.
@@ -169,6 +192,20 @@ __all__ = [
     "DISTLoss",
     "dist_loss",
     "DistillationLoss",
+    "Divergence",
+    "GeneralizedJSD",
+    "generalized_jsd",
+    "ReverseKL",
+    "reverse_kl",
+    "SkewKL",
+    "skew_kl",
+    "SkewReverseKL",
+    "skew_reverse_kl",
+    "TotalVariation",
+    "total_variation",
+    "compress_top_k",
+    "top_k_divergence",
+    "top_k_kl",
     "DKDLoss",
     "dkd_loss",
     "KDLoss",

@@ -19,6 +19,18 @@ def resolve_activation(activation, logits):
     return "sigmoid" if logits.shape[-1] == 1 else "softmax"
 
 
+def check_reads_top_k(loss):
+    """Raises unless `loss` can compare a student with a top-k teacher cache."""
+    if not getattr(loss, "reads_top_k", False):
+        raise ValueError(
+            f"The distillation loss {getattr(loss, 'name', type(loss).__name__)!r} compares "
+            "dense outputs and cannot read a top-k teacher cache (token ids, log-probabilities "
+            "and a tail mass). Use a divergence that reads it (KDLoss, ReverseKL, "
+            "GeneralizedJSD, SkewKL, SkewReverseKL, TotalVariation) or a dense cache "
+            "(`top_k=None`)."
+        )
+
+
 def scale_for_distribution(value):
     """Divides a per-replica mean by the replica count, as Keras losses do.
 
@@ -80,6 +92,8 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
     # step (warm-ups) set these; the Distiller then passes `labels`/`step`.
     uses_labels = False
     uses_step = False
+    # Divergences that compare k-id buckets set this and implement `call_top_k`.
+    reads_top_k = False
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if reduction not in REDUCTIONS:
@@ -101,7 +115,9 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
         """Computes the reduced loss.
 
         Args:
-            teacher_outputs: Teacher logits (or outputs, for regression).
+            teacher_outputs: Teacher logits (or outputs, for regression), or
+                a batch of a top-k cache (a dict of `indices`, `log_probs`
+                and `tail_mass`) for losses with `reads_top_k`.
             student_outputs: Student logits of the same shape.
             sample_weight: Optional per-sample weights.
             temperature: Softening temperature, a float or a scalar tensor.
@@ -117,9 +133,15 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
             The reduced loss, a float32 scalar (or per-sample values for
             `reduction=None`).
         """
-        teacher_outputs = ops.cast(teacher_outputs, "float32")
         student_outputs = ops.cast(student_outputs, "float32")
         temperature = ops.cast(temperature, "float32")
+        if isinstance(teacher_outputs, dict):
+            check_reads_top_k(self)
+            values = self.call_top_k(
+                teacher_outputs, student_outputs, temperature, activation=activation
+            )
+            return reduce_per_sample(values, sample_weight, self.reduction)
+        teacher_outputs = ops.cast(teacher_outputs, "float32")
         extra = {}
         if self.uses_labels:
             if labels is None:
@@ -138,6 +160,10 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
     @abc.abstractmethod
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
         """Returns one float32 loss value per sample."""
+
+    def call_top_k(self, cached, student_outputs, temperature, activation=None):
+        """Returns one float32 loss value per position from a top-k cache (`reads_top_k`)."""
+        raise NotImplementedError
 
     def get_config(self):
         return {"reduction": self.reduction, "name": self.name}

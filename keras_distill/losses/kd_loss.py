@@ -5,9 +5,8 @@ from keras import ops
 from keras_distill.api_export import register
 from keras_distill.losses.distillation_loss import ActivationLoss
 from keras_distill.losses.distillation_loss import resolve_activation
-
-# exp(20) = 4.9e8 keeps the close-form sum far from float32 overflow.
-_CLOSE_FORM_LIMIT = 20.0
+from keras_distill.losses.divergences import softmax_kl
+from keras_distill.losses.top_k import top_k_kl
 
 
 def standardize_logits(logits, epsilon=1e-7):
@@ -87,32 +86,13 @@ def kd_loss(
     s = student_logits / temperature
     activation = resolve_activation(activation, t)
     if activation == "softmax":
-        kl = _softmax_kl(t, s)
+        kl = softmax_kl(t, s)
     else:
         # A unit with logit z is a two-class softmax over logits (z, 0).
         zeros = ops.zeros_like(t)
-        kl = _softmax_kl(ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1))
+        kl = softmax_kl(ops.stack([t, zeros], axis=-1), ops.stack([s, zeros], axis=-1))
         kl = ops.mean(kl, axis=-1)
     return kl * ops.square(temperature)
-
-
-def _softmax_kl(t, s):
-    """KL(softmax(t) || softmax(s)) over the last axis, accurate in float32.
-
-    With `d = t - s` and `e = d - E_p[d]`, `KL = log(E_p[exp(-e)])
-    = log1p(E_p[expm1(-e)])`: no difference of two log-sum-exps, so close
-    distributions (high temperatures) keep full relative precision. Where
-    `-e` is large that form would overflow, and the direct
-    `E_p[log p - log q]` is used instead.
-    """
-    log_p = ops.log_softmax(t, axis=-1)
-    p = ops.exp(log_p)
-    d = t - s
-    e = d - ops.sum(p * d, axis=-1, keepdims=True)
-    close = ops.max(-e, axis=-1) <= _CLOSE_FORM_LIMIT
-    close_form = ops.log1p(ops.sum(p * ops.expm1(ops.minimum(-e, _CLOSE_FORM_LIMIT)), axis=-1))
-    direct = ops.sum(p * (log_p - ops.log_softmax(s, axis=-1)), axis=-1)
-    return ops.where(close, close_form, direct)
 
 
 @register
@@ -122,6 +102,11 @@ class KDLoss(ActivationLoss):
     The temperature is not an argument of the loss: the `Distiller` passes its
     (schedulable) temperature on every step. Called directly, the loss takes
     `temperature=` as a keyword.
+
+    It also reads a top-k `TeacherCache` (the teacher's k most likely ids,
+    their log-probabilities and a tail bucket), comparing the `k + 1`
+    buckets without expanding them to the vocabulary
+    (`keras_distill.losses.top_k_kl`).
 
     With `standardize=True` both logit vectors are z-scored over the classes
     first (logit standardization, Sun et al. 2024): the student no longer has
@@ -154,6 +139,8 @@ class KDLoss(ActivationLoss):
         Distillation", CVPR 2024.
     """
 
+    reads_top_k = True
+
     def __init__(
         self, activation="auto", standardize=False, reduction="sum_over_batch_size",
         name="kd_loss",
@@ -169,6 +156,16 @@ class KDLoss(ActivationLoss):
             activation=self.resolve(teacher_outputs, activation),
             standardize=self.standardize,
         )
+
+    def call_top_k(self, cached, student_outputs, temperature, activation=None):
+        if self.standardize or self.resolve(student_outputs, activation) != "softmax":
+            raise ValueError(
+                "A top-k teacher cache holds softmax log-probabilities at k ids: KDLoss reads "
+                "it with activation='softmax' and standardize=False only (standardizing needs "
+                f"every logit). Received: activation={self.activation!r}, "
+                f"standardize={self.standardize}; use a dense cache (`top_k=None`)."
+            )
+        return top_k_kl(cached, student_outputs, temperature)
 
     def get_config(self):
         config = super().get_config()
