@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+import command_line
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -143,7 +145,7 @@ def report(args, runs, wall):
         "Command:",
         "",
         "```",
-        "python " + " ".join(["benchmarks/backends.py"] + sys.argv[1:]),
+        command_line.command("benchmarks/backends.py"),
         "```",
         "",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; keras {keras.__version__}, "

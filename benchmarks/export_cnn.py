@@ -30,6 +30,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # The matrix models live with the tests; run from anywhere in the checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import command_line  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -126,7 +127,7 @@ def main():
 
     report = f"""# Export of the matrix CNN: size, fidelity, latency
 
-Command: `python {" ".join(sys.argv)}`
+Command: `{command_line.command("benchmarks/export_cnn.py")}`
 
 Model: the coverage-matrix CNN of `tests/export_models.py` (Conv2D(16, no bias) + BatchNorm +
 ReLU, max-pool, Conv2D(32) + ReLU, max-pool, Flatten, Dropout(0.2), Dense(10) logits;

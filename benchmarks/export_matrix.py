@@ -17,6 +17,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import command_line  # noqa: E402
 import keras  # noqa: E402
 
 import keras_distill  # noqa: E402
@@ -91,7 +92,7 @@ def fallback(folder):
 
 def section(matrix_rows, fallback_rows, float_size, accuracy, params):
     lines = [BEGIN, "## Conversion matrix, self-contained files, int8 fallback", "",
-             f"Command: `python benchmarks/export_matrix.py {' '.join(sys.argv[1:])}`", "",
+             f"Command: `{command_line.command('benchmarks/export_matrix.py')}`", "",
              "Each layer kind in a small model (`tests/export_layers.py`), exported and verified against "
              "Keras on 256 samples: max |diff| of the outputs, or the typed error raised (no file "
              "written). Every artifact takes only the model's own inputs (captured state such as an "

@@ -24,6 +24,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import command_line  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -231,7 +232,8 @@ def run_inputs():
                 run()
                 seen = "no error (!)"
             except Exception as error:  # noqa: BLE001 - recording what the user sees
-                message = " ".join(str(error).split())
+                # The scratch folder is this run's own: named as `TMP`.
+                message = " ".join(str(error).replace(folder, "TMP").split())
                 seen = f"`{type(error).__name__}`: {message}"
             rows.append((case, seen))
             print(f"{case}: {seen[:160]}", flush=True)
@@ -290,7 +292,7 @@ def main():
     inputs = run_inputs()
     kills = run_kills()
     lines = [
-        f"Command: `python benchmarks/faults.py {' '.join(sys.argv[1:])}`", "",
+        f"Command: `{command_line.command('benchmarks/faults.py')}`", "",
         f"Machine: {os.cpu_count()} CPU cores; Keras backend {keras.backend.backend()}.", "",
         f"## Damaged inputs, bad data, unwritable targets ({len(inputs)} cases)", "",
         "| # | case | what the user sees |", "|---:|---|---|",

@@ -34,9 +34,9 @@ import dataclasses
 import json
 import os
 import statistics
-import sys
 import time
 
+import command_line
 import keras
 import numpy as np
 
@@ -260,7 +260,7 @@ def _write(args, text, results):
     if not args.out:
         return
     with open(args.out, "w") as f:
-        f.write(f"Command: `python benchmarks/features.py {' '.join(sys.argv[1:])}`\n\n")
+        f.write(f"Command: `{command_line.command('benchmarks/features.py')}`\n\n")
         f.write(f"Machine: {os.cpu_count()} CPU cores; Keras backend "
                 f"{keras.backend.backend()}. Seeds measured: {sorted(results)}.\n\n")
         f.write(text + "\n\n```json\n" + json.dumps(results, indent=1) + "\n```\n")

@@ -32,9 +32,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
+import command_line
 import keras
 import numpy as np
 
@@ -217,7 +217,7 @@ def main(argv=None):
 
 def _write(path, text, all_results):
     with open(path, "w") as f:
-        f.write(f"Command: `python benchmarks/methods.py {' '.join(sys.argv[1:])}`\n\n")
+        f.write(f"Command: `{command_line.command('benchmarks/methods.py')}`\n\n")
         f.write(f"Machine: {os.cpu_count()} CPU cores; Keras backend "
                 f"{keras.backend.backend()}. Seeds measured: {sorted(all_results)}.\n\n")
         f.write(text + "\n\n```json\n" + json.dumps(all_results, indent=1) + "\n```\n")

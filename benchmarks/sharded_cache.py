@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+import command_line
+
 FEATURES, CLASSES = 16, 10
 
 
@@ -176,7 +178,7 @@ def main():
     lines = [
         "# Sharded teacher cache at scale",
         "",
-        f"Command: `python benchmarks/sharded_cache.py {' '.join(sys.argv[1:])}`",
+        f"Command: `{command_line.command('benchmarks/sharded_cache.py')}`",
         "",
         f"Machine: {os.cpu_count()} CPU cores; Keras backend "
         f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}. {n:,} synthetic samples of {FEATURES} "

@@ -37,6 +37,7 @@ if "--backend" in sys.argv[:-1]:
     os.environ["KERAS_BACKEND"] = sys.argv[sys.argv.index("--backend") + 1]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import command_line  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
@@ -331,7 +332,7 @@ def report(args, results, info, flops, pairs, loads, wall):
         "Command:",
         "",
         "```",
-        "python " + " ".join(sys.argv),
+        command_line.command("benchmarks/step_cost.py"),
         "```",
         "",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; keras {keras.__version__}, "

@@ -23,9 +23,9 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 
+import command_line
 import keras
 import numpy as np
 from keras import ops
@@ -201,7 +201,7 @@ def main(argv=None):
         text = table(results, args)
         if args.out:
             with open(args.out, "w") as f:
-                f.write(f"Command: `python benchmarks/token_distillation.py {' '.join(sys.argv[1:])}`"
+                f.write(f"Command: `{command_line.command('benchmarks/token_distillation.py')}`"
                         f"\n\nMachine: {os.cpu_count()} CPU cores; Keras backend "
                         f"{keras.backend.backend()}.\n\n{text}\n\n```json\n"
                         f"{json.dumps(results, indent=1)}\n```\n")

@@ -5,8 +5,9 @@ of features that are TensorFlow by nature (tf.distribute, exporters, tfmot)
 or not supported on another backend carry `@pytest.mark.tensorflow_only`,
 tests of JAX-only behaviour `@pytest.mark.jax_only`, and tests of what
 Keras's torch trainer does not do (compiled-step tracing, `steps_per_execution`)
-`@pytest.mark.not_torch`; tests of another backend are deselected (CI's JAX
-leg also passes `-m "not tensorflow_only"`).
+`@pytest.mark.not_torch`, and checks of what must hold off TensorFlow
+`@pytest.mark.not_tensorflow`; tests of another backend are deselected (CI's
+JAX leg also passes `-m "not tensorflow_only"`).
 """
 
 import os
@@ -44,6 +45,7 @@ def pytest_collection_modifyitems(config, items):
         if ("tensorflow_only" in item.keywords and BACKEND != "tensorflow")
         or ("jax_only" in item.keywords and BACKEND != "jax")
         or ("not_torch" in item.keywords and BACKEND == "torch")
+        or ("not_tensorflow" in item.keywords and BACKEND == "tensorflow")
     ]
     if wrong:
         config.hook.pytest_deselected(items=wrong)

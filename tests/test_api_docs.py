@@ -62,6 +62,7 @@ def test_public_symbols_have_args_and_an_example(name, obj):
     assert "Example" in doc, f"{name} has no example"
 
 
+@pytest.mark.slow
 @pytest.mark.tensorflow_only
 def test_site_builds_strict(tmp_path):
     process = subprocess.run(

@@ -85,6 +85,7 @@ def test_lambda_model_needs_unsafe(tmp_path, capsys):
     assert cli.main(["export", path, "--format", "onnx", "--out", out, "--unsafe"]) == 0
 
 
+@pytest.mark.slow
 def test_runs_in_a_subprocess_and_never_clobbers(tmp_path, saved_cnn, capsys):
     out = str(tmp_path / "student.onnx")
     argv = ["export", saved_cnn, "--format", "onnx", "--opset", "17", "--out", out]

@@ -10,6 +10,7 @@ import keras_distill_cli
 from keras_distill.demo import presets
 
 
+@pytest.mark.slow
 def test_help_imports_no_keras():
     # A fresh interpreter: in this one the test session has imported Keras already.
     code = (

@@ -99,6 +99,7 @@ def check_loadable(operation, target):
     del keras_distill
 
 
+@pytest.mark.slow
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("operation, points", KILL_POINTS, ids=[op for op, _ in KILL_POINTS])
 def test_killed_writes_leave_the_previous_or_the_complete_new_artifact(tmp_path, operation, points):
@@ -134,6 +135,7 @@ def _weights(path):
     return values
 
 
+@pytest.mark.slow
 def test_resumed_fit_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     reference = tmp_path / "reference"
     reference.mkdir()
@@ -155,6 +157,7 @@ def test_resumed_fit_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_backup_killed_while_writing_its_state_keeps_the_last_complete_epoch(tmp_path):
     killed = run_child("backup", tmp_path, 1, fault="before_rename")
     assert killed.returncode == -signal.SIGKILL

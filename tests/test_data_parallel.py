@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.jax_only
+pytestmark = [pytest.mark.jax_only, pytest.mark.slow]
 
 
 def _train(devices, mode, tmp_path):

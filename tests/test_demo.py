@@ -52,6 +52,7 @@ def demo_run(demo_process):
     return process.returncode, out, results
 
 
+@pytest.mark.slow
 def test_demo_distilled_student_beats_the_student_alone(demo_run):
     _, _, results = demo_run
     models = results["models"]
@@ -60,6 +61,7 @@ def test_demo_distilled_student_beats_the_student_alone(demo_run):
     assert results["settings"]["teaching"] == "consistent"
 
 
+@pytest.mark.slow
 def test_demo_output_is_clean_and_log_friendly(demo_process):
     process, _ = demo_process
     output = process.stdout + process.stderr
@@ -74,6 +76,7 @@ def test_demo_output_is_clean_and_log_friendly(demo_process):
     assert "== Summary ==" in process.stdout
 
 
+@pytest.mark.slow
 def test_demo_writes_report_plots_and_verified_exports(demo_run):
     status, out, results = demo_run
     assert status == 0
@@ -96,6 +99,7 @@ def test_demo_writes_report_plots_and_verified_exports(demo_run):
     assert not [name for name in os.listdir(out) if name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_demo_report_contents(demo_run):
     _, out, results = demo_run
     models = results["models"]
@@ -127,6 +131,7 @@ def test_demo_report_contents(demo_run):
         assert text in markdown
 
 
+@pytest.mark.slow
 def test_cached_teaching_caches_then_fine_tunes(tmp_path, monkeypatch):
     from keras_distill.demo import pipeline
     from keras_distill.demo import presets

@@ -36,7 +36,7 @@ FRAGMENTS = [
     pytest.param("cache.md", marks=tf_only),
     pytest.param("callbacks.md", marks=tf_only),
     "distiller.md",
-    pytest.param("distributed.md", marks=tf_only),
+    pytest.param("distributed.md", marks=[tf_only, pytest.mark.slow]),  # own process
     pytest.param("export.md", marks=tf_only),
     "losses.md",
     pytest.param("optimize.md", marks=tf_only),

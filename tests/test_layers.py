@@ -61,3 +61,63 @@ def test_core_is_the_ground_floor():
     assert graph["core"] == set(), graph["core"]
     # The Distiller stands on core and the augmentations only.
     assert graph["distiller"] <= {"core", "augment", "features", "losses"}, graph["distiller"]
+
+
+def _module_name(path):
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph():
+    """Module -> the keras_distill modules it imports (in-function imports included).
+
+    `from package import name` counts as importing `package.name` where that
+    is a module, else `package` (its `__init__`).
+    """
+    modules = {_module_name(path): path for path in ROOT.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    imported.add(submodule if submodule in modules else node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        graph[name] = {m for m in imported if m in modules} - {name}
+    return graph
+
+
+def _cycle(graph):
+    """One import cycle as a list of nodes, or None."""
+    state = {}
+
+    def visit(node, trail):
+        if state.get(node) == "done":
+            return None
+        if state.get(node) == "open":
+            return trail[trail.index(node):] + [node]
+        state[node] = "open"
+        for child in sorted(graph.get(node, ())):
+            found = visit(child, trail + [node])
+            if found:
+                return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        found = visit(node, [])
+        if found:
+            return found
+    return None
+
+
+def test_no_import_cycle_between_modules():
+    cycle = _cycle(_module_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

@@ -15,7 +15,7 @@ import pytest
 from tests import cluster_testing
 
 ROOT = cluster_testing.ROOT
-pytestmark = pytest.mark.jax_only
+pytestmark = [pytest.mark.jax_only, pytest.mark.slow]
 
 
 def _env():

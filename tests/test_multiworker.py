@@ -16,7 +16,7 @@ import pytest
 from tests import cluster_testing
 
 ROOT = cluster_testing.ROOT
-pytestmark = pytest.mark.tensorflow_only
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]
 
 
 def _env(**extra):

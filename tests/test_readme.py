@@ -5,7 +5,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = 'pip install -c constraints.txt -e ".[test]" && python -m pytest -q'
+TEST_COMMAND = 'pip install -c constraints.txt -e ".[test]" && python -m pytest -q -m "not slow"'
 
 
 def test_readme_first_screen_has_both_setup_commands():
@@ -19,6 +19,14 @@ def test_ci_runs_the_readme_test_command():
     pattern = re.search(r"grep -m1 '(.+)' README.md", ci).group(1)
     matches = [line for line in README.splitlines() if re.match(pattern, line)]
     assert matches[0] == TEST_COMMAND
+
+
+def test_ci_also_runs_the_slow_tests_and_contributing_says_so():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'python -m pytest -q -m slow' in ci
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    assert TEST_COMMAND.split(" && ")[1] in contributing
+    assert 'python -m pytest -q -m slow' in contributing
 
 
 def test_quickstart_snippet_runs():

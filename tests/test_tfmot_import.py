@@ -42,6 +42,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable", [None, "1"], ids=["unset", "legacy"])
 def test_import_is_lazy_and_keras_is_unchanged_after_pruning(variable):
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}

@@ -8,7 +8,6 @@ from 0 and 1, so the result is always finite.
 """
 
 import numpy as np
-from keras import activations
 from keras import layers
 from keras import ops
 
@@ -20,13 +19,10 @@ _SIGMOID_EPS = 1e-7
 
 
 def _activation_name(fn):
-    if fn is None:
-        return None
-    try:
-        name = activations.serialize(fn)
-    except (ValueError, TypeError):
-        return getattr(fn, "__name__", None)
-    return name if isinstance(name, str) else getattr(fn, "__name__", None)
+    # Keras's activations are functions named after themselves. Not
+    # `keras.activations.serialize`: Keras's serialization imports TensorFlow,
+    # which JAX and torch need not load.
+    return getattr(fn, "__name__", None)
 
 
 def output_layer(model):

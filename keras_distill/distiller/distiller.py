@@ -1,5 +1,6 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
+import types
 import warnings
 
 import keras
@@ -172,6 +173,7 @@ class Distiller(keras.Model):
         self._in_train_step = False
         # The trainable variables the train function was built for.
         self._trained_variables = None
+        self._teacher_ids = None
         self.teacher_activation = teacher_activation
         self.student_activation = student_activation
         self._teacher_output_activation = resolve_output_activation(
@@ -215,7 +217,11 @@ class Distiller(keras.Model):
         return self._features.resolved_pairs() if self._features is not None else []
 
     def _teacher_variable_ids(self):
-        return {id(v) for v in self.teacher.variables}
+        # Kept per build of the train function: without `jit_compile`, the
+        # JAX trainer looks the trainable variables up several times a step.
+        if self._teacher_ids is not None:
+            return self._teacher_ids
+        return frozenset(id(v) for v in self.teacher.variables)
 
     @property
     def trainable_weights(self):
@@ -310,17 +316,18 @@ class Distiller(keras.Model):
         super().compile(optimizer=optimizer, metrics=metrics, loss=None, **kwargs)
         self._alpha.assign(alpha)
         self._temperature.assign(temperature)
-        self._distiller_compile_config = keras.saving.serialize_keras_object(
-            dict(
-                optimizer=optimizer,
-                metrics=metrics,
-                student_loss_fn=student_loss_fn,
-                distillation_loss_fn=distillation_loss_fn,
-                alpha=alpha,
-                temperature=temperature,
-                **kwargs,
-            )
-        )
+        # Serialized when asked for, as Keras's own compile config is: Keras's
+        # serialization imports TensorFlow, which JAX and torch need not load.
+        # (A read-only mapping: a dict attribute would track the metrics in it.)
+        self._distiller_compile_config = types.MappingProxyType(dict(
+            optimizer=optimizer,
+            metrics=metrics,
+            student_loss_fn=student_loss_fn,
+            distillation_loss_fn=distillation_loss_fn,
+            alpha=alpha,
+            temperature=temperature,
+            **kwargs,
+        ))
 
     def _warn_on_logits_mismatch(self):
         from_logits = getattr(self.student_loss_fn, "from_logits", None)
@@ -464,6 +471,8 @@ class Distiller(keras.Model):
 
     def make_train_function(self, force=False):
         if self.train_function is None or force:
+            self._teacher_ids = None  # look at the teacher afresh for this build
+            self._teacher_ids = self._teacher_variable_ids()
             trainable = self._trainable_ids()
             if self._trained_variables not in (None, trainable):
                 # On JAX the evaluation and prediction steps also map their
@@ -726,7 +735,11 @@ class Distiller(keras.Model):
         return cls(**config)
 
     def get_compile_config(self):
-        return saving.portable_compile_config(self._distiller_compile_config or {})
+        if self._distiller_compile_config is None:
+            return {}
+        return saving.portable_compile_config(
+            keras.saving.serialize_keras_object(dict(self._distiller_compile_config))
+        )
 
     def compile_from_config(self, config):
         config = saving.portable_compile_config(config)

@@ -18,6 +18,7 @@ already match, or on the other backends.
 
 import contextlib
 import warnings
+import weakref
 
 import keras
 
@@ -29,19 +30,38 @@ def subset_apply(model, step_args):
     if keras.backend.backend() != "jax" or optimizer is None or not optimizer.built:
         yield
         return
+    plan = _subset_plan(model, optimizer)
+    if plan is None:
+        yield
+        return
+    non_trainable_values = step_args[0][1]
+    subset_apply = _SubsetApply(optimizer.stateless_apply, plan, non_trainable_values)
+    with _instance_attribute(optimizer, "stateless_apply", subset_apply):
+        yield
+
+
+# Per model: (train function, optimizer, plan). Without `jit_compile` the JAX
+# step runs in Python on every batch; the variable lists only change when the
+# train function is rebuilt (a frozen or unfrozen layer rebuilds it).
+_plans = weakref.WeakKeyDictionary()
+
+
+def _subset_plan(model, optimizer):
+    """The `_SubsetPlan` of the current train function, or None where the lists match."""
+    train_function = getattr(model, "train_function", None)
+    cached = _plans.get(model)
+    if train_function is not None and cached is not None:
+        if cached[0] is train_function and cached[1] is optimizer:
+            return cached[2]
     trainable = model.trainable_variables
     built = optimizer._trainable_variables
     if [id(v) for v in trainable] == [id(v) for v in built]:
-        yield
-        return
-    state = step_args[0]
-    non_trainable_values = state[1]
-    subset_apply = _SubsetApply(
-        optimizer.stateless_apply, built, trainable, model.non_trainable_variables,
-        non_trainable_values,
-    )
-    with _instance_attribute(optimizer, "stateless_apply", subset_apply):
-        yield
+        plan = None
+    else:
+        plan = _SubsetPlan(built, trainable, model.non_trainable_variables)
+    if train_function is not None:
+        _plans[model] = (train_function, optimizer, plan)
+    return plan
 
 
 @contextlib.contextmanager
@@ -83,13 +103,14 @@ def _instance_attribute(owner, name, value):
             object.__delattr__(owner, name)
 
 
-class _SubsetApply:
-    """`stateless_apply` over the built list, for the values of a subset of it."""
+class _SubsetPlan:
+    """Where each variable of the optimizer's built list comes from in a step."""
 
-    def __init__(self, stock_apply, built, trainable, non_trainable, non_trainable_values):
+    def __init__(self, built, trainable, non_trainable):
         position = {id(v): i for i, v in enumerate(trainable)}
         frozen = {id(v): i for i, v in enumerate(non_trainable)}
-        unknown = [v.path for v in trainable if id(v) not in {id(b) for b in built}]
+        built_ids = {id(b) for b in built}
+        unknown = [v.path for v in trainable if id(v) not in built_ids]
         if unknown:
             raise ValueError(
                 f"Variables {unknown} are trainable, but the optimizer was not built "
@@ -104,18 +125,26 @@ class _SubsetApply:
                 f"The optimizer was built with variables {outside}, which are not "
                 "this model's: compile the Distiller with an optimizer of its own."
             )
-        self._stock_apply = stock_apply
         # For each built variable: ("trainable", index) or ("frozen", index).
-        self._sources = [
+        self.sources = [
             ("trainable", position[id(v)]) if id(v) in position else ("frozen", frozen[id(v)])
             for v in built
         ]
-        self._order = [self._sources.index(("trainable", i)) for i in range(len(trainable))]
+        slot = {source: i for i, source in enumerate(self.sources)}
+        self.order = [slot[("trainable", i)] for i in range(len(trainable))]
+
+
+class _SubsetApply:
+    """`stateless_apply` over the built list, for the values of a subset of it."""
+
+    def __init__(self, stock_apply, plan, non_trainable_values):
+        self._stock_apply = stock_apply
+        self._plan = plan
         self._non_trainable_values = non_trainable_values
 
     def __call__(self, optimizer_variables, grads, trainable_variables):
         values, full_grads = [], []
-        for source, index in self._sources:
+        for source, index in self._plan.sources:
             if source == "trainable":
                 values.append(trainable_variables[index])
                 full_grads.append(grads[index])
@@ -128,7 +157,7 @@ class _SubsetApply:
             new_values, optimizer_variables = self._stock_apply(
                 optimizer_variables, full_grads, values
             )
-        return [new_values[i] for i in self._order], optimizer_variables
+        return [new_values[i] for i in self._plan.order], optimizer_variables
 
 
 @contextlib.contextmanager

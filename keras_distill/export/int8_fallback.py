@@ -21,10 +21,10 @@ import tempfile
 import numpy as np
 
 from keras_distill.export import conversion_errors
+from keras_distill.export import converter as converter_lib
 from keras_distill.export import runtimes
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
-from keras_distill.export import tflite
 
 # The layers (worst quantization error first) the search may keep in float,
 # and the most it keeps before giving up.
@@ -45,13 +45,13 @@ def search_split(samples):
 def _debugger(directory, specs, calibration, denylisted=()):
     import tensorflow as tf
 
-    converter = tflite.make_converter(
+    converter = converter_lib.make_converter(
         directory, specs, "int8", calibration, allow_float_ops=True
     )
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylisted))
     # The debugger feeds its dataset positionally.
     dataset = lambda: (list(sample) for sample in sample_data.single_samples(calibration))  # noqa: E731
-    with tflite.quiet_conversion():
+    with converter_lib.quiet_conversion():
         return tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=dataset, debug_options=options
         )
@@ -60,7 +60,7 @@ def _debugger(directory, specs, calibration, denylisted=()):
 def rank_layers(model, directory, specs, calibration):
     """`[(layer, score, tensor names)]`, the layer whose quantization hurts most first."""
     debugger = _debugger(directory, specs, calibration)
-    with tflite.quiet_conversion():
+    with converter_lib.quiet_conversion():
         debugger.run()
     buffer = io.StringIO()
     debugger.layer_statistics_dump(buffer)
@@ -150,5 +150,5 @@ def convert_with_fallback(model, specs, calibration, samples, expected, min_agre
 
 def _convert(directory, specs, calibration, denylisted):
     debugger = _debugger(directory, specs, calibration, denylisted)
-    with tflite.quiet_conversion():
+    with converter_lib.quiet_conversion():
         return debugger.get_nondebug_quantized_model()

@@ -1,11 +1,10 @@
 """Exporting a student as a TFLite (LiteRT) flatbuffer, optionally quantized."""
 
-import contextlib
 import tempfile
-import warnings
 
-from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
+from keras_distill.export import converter as converter_lib
+from keras_distill.export import int8_fallback
 from keras_distill.export import outline
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
@@ -61,55 +60,6 @@ def _check_options(quantization, representative_data, int8_io):
         )
 
 
-def make_converter(
-    directory, specs, quantization=None, calibration=None, int8_io=False,
-    allow_select_tf_ops=False, allow_float_ops=False,
-):
-    """A configured `TFLiteConverter` for the SavedModel in `directory`.
-
-    Args:
-        directory: A SavedModel written by `saved_model.write_saved_model`.
-        specs: Its `tf.TensorSpec`s.
-        quantization: One of `QUANTIZATIONS`.
-        calibration: Flat input arrays for int8 calibration.
-        int8_io: Whether int8 models take and return int8 tensors.
-        allow_select_tf_ops: Whether TensorFlow ops may back builtins.
-        allow_float_ops: With int8, allow float builtins too (layers kept in
-            float by a fallback).
-    """
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-    int8_only = quantization == "int8" and not allow_float_ops
-    builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if int8_only else tf.lite.OpsSet.TFLITE_BUILTINS
-    converter.target_spec.supported_ops = [builtins] + (
-        [tf.lite.OpsSet.SELECT_TF_OPS] if allow_select_tf_ops else []
-    )
-    if quantization is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if quantization == "int8":
-        names = [spec.name for spec in specs]
-        converter.representative_dataset = lambda: (
-            dict(zip(names, sample)) for sample in sample_data.single_samples(calibration)
-        )
-    if int8_io:
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter
-
-
-@contextlib.contextmanager
-def quiet_conversion():
-    """Silences the converter's native logs and the int8 calibrator's deprecation warning."""
-    with warnings.catch_warnings(), quiet_native_output():
-        # The int8 calibrator runs TensorFlow's own deprecated interpreter;
-        # its deprecation warning is not the caller's to act on.
-        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-        yield
-
-
 def convert_tflite(
     model,
     specs,
@@ -133,10 +83,10 @@ def convert_tflite(
     """
     with tempfile.TemporaryDirectory(prefix="keras_distill_tflite_") as directory:
         saved_model.write_saved_model(model, specs, directory)
-        converter = make_converter(
+        converter = converter_lib.make_converter(
             directory, specs, quantization, calibration, int8_io, allow_select_tf_ops
         )
-        with quiet_conversion():
+        with converter_lib.quiet_conversion():
             return converter.convert()
 
 
@@ -274,8 +224,6 @@ def export_tflite(
             )
             extras = {"batch_size": batch_size}
         else:
-            from keras_distill.export import int8_fallback
-
             target = verification.DEFAULT_TOLERANCES["int8"][2] if min_agreement is None \
                 else min_agreement
             search, held_out = int8_fallback.search_split(samples)

@@ -1,41 +1,13 @@
 """Schedules: small serializable callables `value = schedule(step_or_epoch)`."""
 
-import numbers
-
-import keras
-
 from keras_distill.schedules.constant import Constant
 from keras_distill.schedules.cosine import Cosine
 from keras_distill.schedules.exponential import Exponential
 from keras_distill.schedules.linear import Linear
+from keras_distill.schedules.lookup import get  # noqa: F401 - `schedules.get`, outside `__all__` as before
 from keras_distill.schedules.piecewise import Piecewise
 from keras_distill.schedules.schedule import Schedule
 from keras_distill.schedules.warmup import Warmup
-
-
-def get(identifier, argument="schedule"):
-    """Returns a callable `step -> value` from a schedule identifier.
-
-    Args:
-        identifier: A `Schedule`, a number (a `Constant`), a config dict from
-            `keras.saving.serialize_keras_object`, or any callable taking one
-            int (the epoch or step) and returning a number.
-        argument: Name used in the error message. Defaults to `"schedule"`.
-
-    Returns:
-        A callable `step -> value`.
-    """
-    if isinstance(identifier, numbers.Real) and not isinstance(identifier, bool):
-        return Constant(identifier)
-    if isinstance(identifier, dict):
-        identifier = keras.saving.deserialize_keras_object(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"`{argument}` must be a keras_distill.schedules.Schedule, a number or a "
-        f"callable step -> value. Received: {argument}={identifier!r} of type "
-        f"{type(identifier).__name__}."
-    )
 
 __all__ = [
     "Constant",

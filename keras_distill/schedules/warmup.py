@@ -3,6 +3,7 @@
 import keras
 
 from keras_distill.api_export import register
+from keras_distill.schedules import lookup
 from keras_distill.schedules.schedule import Schedule
 from keras_distill.schedules.schedule import check_count
 from keras_distill.schedules.schedule import check_number
@@ -32,9 +33,7 @@ class Warmup(Schedule):
     """
 
     def __init__(self, schedule, warmup_steps, start=0.0):
-        from keras_distill import schedules
-
-        self.schedule = schedules.get(schedule, "schedule")
+        self.schedule = lookup.get(schedule, "schedule")
         self.warmup_steps = check_count(warmup_steps, "warmup_steps")
         self.start = check_number(start, "start")
 
