@@ -2,6 +2,7 @@
 
 import tempfile
 
+from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
 from keras_distill.export import converter as converter_lib
 from keras_distill.export import int8_fallback
@@ -10,7 +11,6 @@ from keras_distill.export import sample_data
 from keras_distill.export import saved_model
 from keras_distill.export import signature
 from keras_distill.export import verification
-from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export.dependencies import import_optional
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
