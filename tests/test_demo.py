@@ -74,6 +74,10 @@ def test_demo_output_is_clean_and_log_friendly(demo_process):
     # About ten progress lines per phase, not one per epoch.
     assert sum(line.startswith("  epoch") for line in lines) <= 40
     assert "== Summary ==" in process.stdout
+    # Regression (issue 24): training accuracy near 0.55 under MixUp was unexplained.
+    from keras_distill.demo.pipeline import MIXUP_ACCURACY_NOTE
+
+    assert MIXUP_ACCURACY_NOTE in process.stdout
 
 
 @pytest.mark.slow
@@ -119,6 +123,10 @@ def test_demo_report_contents(demo_run):
         "keras-distill demo: digits, preset quick, mlp teacher, consistent teaching, seed 0"
     )
     assert results["settings"]["teacher_model"] == "mlp"
+    # Regression (issue 24): only what ran is listed, not the cached recipe's T=4.
+    assert results["settings"]["consistent_temperature"] == 1.0
+    for unused in ("temperature", "alpha", "distill_epochs", "teacher_filters"):
+        assert unused not in results["settings"]
     assert len(results["histories"]["distillation"]["loss"]) == 300
     assert set(results["phase_seconds"]) == {
         "Train the teacher", "Train the student alone",
@@ -150,6 +158,8 @@ def test_cached_teaching_caches_then_fine_tunes(tmp_path, monkeypatch):
     assert results["histories"]["distillation"]["phase"] == [0, 0, 1]
     assert "Cache the teacher's outputs" in results["phase_seconds"]
     assert results["settings"]["teaching"] == "cached"
+    assert results["settings"]["temperature"] == short.temperature
+    assert "consistent_epochs" not in results["settings"]
 
 
 def test_unknown_teaching_is_refused():
@@ -273,3 +283,14 @@ def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(r, n)) for r, _, names in os.walk(path) for n in names)
+
+
+def test_settings_list_only_what_the_teaching_uses():
+    from keras_distill.demo import presets
+
+    consistent = presets.settings(presets.recipe("digits", "quick"))
+    assert consistent["consistent_epochs"] == 300 and consistent["consistent_alpha"] == 0.0
+    assert not {"temperature", "alpha", "distill_epochs", "fine_tune_epochs"} & set(consistent)
+    cached = presets.settings(presets.recipe("mnist", "full", teaching="cached"))
+    assert cached["temperature"] == 20.0 and cached["teacher_filters"] == (16, 32)
+    assert not {"consistent_epochs", "consistent_temperature"} & set(cached)

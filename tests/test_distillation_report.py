@@ -218,3 +218,26 @@ def test_training_curves_label_phases_by_name(trained, tmp_path):
     assert texts.count("distill") == 2 and texts.count("fine_tune") == 2  # both panels
     assert "phase 1" in texts  # a history without names keeps the index
     assert report.histories["named"]["phase_name"] == history["phase_name"]
+
+
+@pytest.mark.parametrize("count", [4, 16])
+def test_disagreement_picture_title_clears_the_panels(count):
+    # Regression (issue 24): the suptitle was drawn over the first row's titles.
+    from keras_distill.report import plots
+
+    plt = plots.import_pyplot()
+    if plt is None:
+        pytest.skip("matplotlib is not installed")
+    items = [
+        {"label": 9, "teacher": 3, "student": 9, "student_confidence": 0.76}
+    ] * count
+    figure = plots.disagreement_figure(plt, np.zeros((count, 8, 8)), items)
+    try:
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        title = figure._suptitle.get_window_extent(renderer)
+        for axis in figure.axes:
+            panel = axis.title.get_window_extent(renderer)
+            assert title.y0 >= panel.y1, (title, panel)
+    finally:
+        plt.close(figure)

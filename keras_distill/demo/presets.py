@@ -143,6 +143,29 @@ _CNN_TEACHER = dict(
 )
 
 
+# Fields only one teaching uses; the other's run never reads them.
+_CACHED_ONLY = (
+    "distill_epochs", "fine_tune_epochs", "temperature", "alpha", "fine_tune_alpha",
+    "fine_tune_learning_rate",
+)
+_CONSISTENT_ONLY = (
+    "consistent_epochs", "consistent_batch_size", "consistent_temperature", "consistent_alpha",
+    "consistent_mixup",
+)
+
+
+def settings(recipe):
+    """The fields of `recipe` that its run uses, as a dict: a consistent run
+    leaves out the cached recipe's temperature, alpha and epochs and vice
+    versa, and an MLP teacher has no `teacher_filters`."""
+    unused = _CACHED_ONLY if recipe.teaching == "consistent" else _CONSISTENT_ONLY
+    if recipe.teacher_model != "cnn":
+        unused += ("teacher_filters",)
+    return {
+        key: value for key, value in dataclasses.asdict(recipe).items() if key not in unused
+    }
+
+
 def recipe(dataset, preset, teacher=None, teaching=None):
     """The `Recipe` of `dataset` (`"mnist"`/`"digits"`) and `preset` (`"quick"`/`"full"`),
     with the paper's `"mlp"` teacher or a small `"cnn"` teacher (MNIST only; `None`: the

@@ -132,14 +132,19 @@ def confusion_plot(plt, matrix, title, path):
     _save(figure, path)
 
 
-def disagreement_grid(plt, images, items, path):
-    """The images the student and teacher label differently, most confident first.
+def disagreement_figure(plt, images, items):
+    """The figure of `disagreement_grid`, not yet saved.
 
     Each panel's title reads `label y | T t | S s (confidence)`.
     """
     columns = min(8, len(items))
     rows = -(-len(items) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
+    # The constrained layout reserves room for the suptitle above the panels'
+    # two-line titles; the default layout draws them over each other.
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.6 * columns, 1.9 * rows + 0.4), squeeze=False,
+        layout="constrained",
+    )
     for axis in axes.flat:
         axis.axis("off")
     for axis, item, image in zip(axes.flat, items, images):
@@ -150,4 +155,10 @@ def disagreement_grid(plt, images, items, path):
             fontsize=7,
         )
     figure.suptitle("Most confident student-teacher disagreements (test set)", fontsize=9)
-    _save(figure, path)
+    return figure
+
+
+def disagreement_grid(plt, images, items, path):
+    """The images the student and teacher label differently, most confident
+    first, saved as a PNG at `path`."""
+    _save(disagreement_figure(plt, images, items), path)
