@@ -50,7 +50,8 @@ class NonFiniteCount(keras.metrics.Metric):
     def update_state(self, inputs, teacher_logits, loss):
         flags = ops.stack([
             _any_non_finite(keras.tree.flatten(packed_inputs.unpack(inputs)[0])),
-            _any_non_finite([teacher_logits]),
+            # A top-k cache hands the loss a dict of ids, log-probabilities and tail masses.
+            _any_non_finite(keras.tree.flatten(teacher_logits)),
             _any_non_finite([loss]),
         ])
         self.counts.assign_add(ops.cast(flags, "float32"))

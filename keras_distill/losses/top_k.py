@@ -12,11 +12,19 @@ Temperature `T` is applied to the buckets of both: `b^(1/T)` renormalised
 over the `k + 1` buckets (the tail is softened as one bucket). The student
 that equals the teacher still has zero loss; at `k = vocabulary` there is
 no tail bucket and this is exactly the dense divergence at `T`.
+
+The forward KL can instead spread the tail over the other ids (`tail=`):
+with the bucket the student learns nothing about the tail's inner shape
+(its gradient there follows the student's own tail, see `top_k_kl`); with
+`"uniform"` it is pulled towards an even tail, like label smoothing
+restricted to the teacher's tail mass. Both are computed without a teacher
+tensor of the vocabulary's size.
 """
 
 import numpy as np
 from keras import ops
 
+from keras_distill.core.argument_validation import check_fraction
 from keras_distill.core.packed_inputs import TOP_K_FIELDS
 from keras_distill.losses.divergences import softmax_kl
 
@@ -71,6 +79,24 @@ def compress_top_k(logits, k):
     return {"indices": indices, "log_probs": log_probs, "tail_mass": tail_mass}
 
 
+def _check_fields(cached):
+    missing = set(TOP_K_FIELDS) - set(cached)
+    if missing:
+        raise ValueError(
+            f"A top-k teacher cache needs the fields {TOP_K_FIELDS}; missing {sorted(missing)}. "
+            "(Older caches stored a fill logit instead: recompute them.)"
+        )
+
+
+def _check_fields(cached):
+    missing = set(TOP_K_FIELDS) - set(cached)
+    if missing:
+        raise ValueError(
+            f"A top-k teacher cache needs the fields {TOP_K_FIELDS}; missing {sorted(missing)}. "
+            "(Older caches stored a fill logit instead: recompute them.)"
+        )
+
+
 def bucket_logits(cached, student_logits):
     """Teacher and student log-masses of the `k` ids and the tail bucket, at temperature 1.
 
@@ -89,12 +115,7 @@ def bucket_logits(cached, student_logits):
         `(teacher, student)`, float32 of shape `(..., k + 1)`, or `(..., k)`
         when `k` is the vocabulary (no tail).
     """
-    missing = set(TOP_K_FIELDS) - set(cached)
-    if missing:
-        raise ValueError(
-            f"A top-k teacher cache needs the fields {TOP_K_FIELDS}; missing {sorted(missing)}. "
-            "(Older caches stored a fill logit instead: recompute them.)"
-        )
+    _check_fields(cached)
     indices = ops.cast(cached["indices"], "int32")
     teacher = ops.cast(cached["log_probs"], "float32")
     student_logits = ops.cast(student_logits, "float32")
@@ -149,8 +170,84 @@ def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
     return divergence(teacher / temperature, student / temperature) * ops.square(temperature)
 
 
-def top_k_kl(cached, student_logits, temperature=1.0):
-    """Per-position forward `T² KL(p || q)` from a top-k cache with its tail bucket.
+def check_tail(tail):
+    """The uniform prior's weight in [0, 1] of a `tail=` argument (`"bucket"` 0, `"uniform"` 1)."""
+    if isinstance(tail, str):
+        weights = {"bucket": 0.0, "uniform": 1.0}
+        if tail not in weights:
+            raise ValueError(
+                "`tail` (how a top-k cache's tail mass is compared) must be 'bucket', 'uniform' "
+                f"or the uniform prior's weight in [0, 1]. Received: tail={tail!r}"
+            )
+        return weights[tail]
+    return check_fraction(tail, "tail", "the weight of the uniform tail prior")
+
+
+def uniform_tail_kl(cached, student_logits, temperature=1.0):
+    """Forward `T² KL(p || q)` with the teacher's tail mass spread evenly over the `V - k` other ids.
+
+    The expanded teacher is `p_i` at the `k` ids and `t / (V - k)` at every
+    other id; at temperature `T` both sides are softened over the whole
+    vocabulary (`p^(1/T)` renormalised; the even tail stays even, its bucket
+    becoming `t^(1/T) (V - k)^(1 - 1/T)` before renormalising). With `t'` the
+    softened tail and `log q'` the student's log-softmax of `logits / T`, the
+    tail's part of the KL is, in closed form,
+
+        t' log(t' / (V - k)) - t' * mean over the other ids of log q'
+
+    and that mean is `(sum of all log q' - sum at the k ids) / (V - k)`: one
+    sum over the student's logits, no teacher tensor of the vocabulary's size.
+
+    Args:
+        cached: The top-k fields of a batch (see `bucket_logits`).
+        student_logits: Student logits, `(..., vocabulary)`.
+        temperature: Softening temperature, > 0. Defaults to `1.0`.
+
+    Returns:
+        A float32 tensor of shape `(...)`.
+    """
+    _check_fields(cached)
+    indices = ops.cast(cached["indices"], "int32")
+    vocabulary, k = student_logits.shape[-1], indices.shape[-1]
+    if k == vocabulary:
+        return top_k_divergence(softmax_kl, cached, student_logits, temperature)
+    temperature = ops.cast(temperature, "float32")
+    others = float(vocabulary - k)
+    tail_mass = ops.maximum(ops.cast(cached["tail_mass"], "float32"), _TINY)
+    # The tail bucket of the softened, evenly spread teacher (see the docstring).
+    teacher = ops.concatenate(
+        [ops.cast(cached["log_probs"], "float32"),
+         ops.expand_dims(ops.log(tail_mass) + (temperature - 1.0) * np.log(others), -1)],
+        axis=-1,
+    )
+    log_p = ops.log_softmax(teacher / temperature, axis=-1)
+    z = ops.cast(student_logits, "float32")
+    z = (z - ops.max(z, axis=-1, keepdims=True)) / temperature
+    log_total = ops.logsumexp(z, axis=-1)
+    kept_z = ops.take_along_axis(z, indices, axis=-1)
+    log_q_kept = kept_z - ops.expand_dims(log_total, -1)
+    tail_mean_log_q = (ops.sum(z, axis=-1) - ops.sum(kept_z, axis=-1)) / others - log_total
+    p = ops.exp(log_p)
+    kept = ops.sum(p[..., :-1] * (log_p[..., :-1] - log_q_kept), axis=-1)
+    tail = p[..., -1] * (log_p[..., -1] - np.log(others) - tail_mean_log_q)
+    return (kept + tail) * ops.square(temperature)
+
+
+def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket"):
+    """Per-position forward `T² KL(p || q)` from a top-k cache with its tail mass.
+
+    `tail` says what the teacher's tail mass `t` teaches about the other ids:
+
+    - `"bucket"`: the `k + 1` buckets are compared (`top_k_divergence`). Its
+      gradient on a tail logit is `q_j (1 - t / Q)`, `Q` the student's tail
+      mass: the KL to a teacher whose tail has the *student's* shape, so only
+      the tail's total is learned.
+    - `"uniform"`: `t` spread evenly over the `V - k` other ids
+      (`uniform_tail_kl`); the student's tail is pulled towards flat.
+    - a weight `w` in [0, 1]: `(1 - w) * bucket + w * uniform`. Both are
+      cross-entropies to a fixed target plus a constant, so the mixture's
+      gradient is that of the KL to the teacher whose tail follows the prior
+      `w * even + (1 - w) * student's shape`.
 
     Args:
         cached: A dict of `indices` (int32, `(..., k)`), `log_probs`
@@ -158,6 +255,8 @@ def top_k_kl(cached, student_logits, temperature=1.0):
             stores them.
         student_logits: Student logits over the full vocabulary, `(..., vocabulary)`.
         temperature: Softening temperature, > 0. Defaults to `1.0`.
+        tail: `"bucket"` (default), `"uniform"` or the uniform prior's
+            weight in [0, 1] (see above).
 
     Returns:
         A float32 tensor of shape `(...)`.
@@ -167,10 +266,18 @@ def top_k_kl(cached, student_logits, temperature=1.0):
     ```python
     cached = keras_distill.losses.compress_top_k(teacher_logits, 8)
     values = keras_distill.losses.top_k_kl(cached, student_logits)  # (batch,)
+    mixed = keras_distill.losses.top_k_kl(cached, student_logits, tail=0.5)
     ```
 
     Reference:
         Anshumann et al., "Sparse Logit Sampling: Accelerating Knowledge
         Distillation in LLMs", ACL 2025 (the bias of top-k caches without a tail).
     """
-    return top_k_divergence(softmax_kl, cached, student_logits, temperature)
+    weight = check_tail(tail)
+    if weight == 0.0:
+        return top_k_divergence(softmax_kl, cached, student_logits, temperature)
+    uniform = uniform_tail_kl(cached, student_logits, temperature)
+    if weight == 1.0:
+        return uniform
+    bucket = top_k_divergence(softmax_kl, cached, student_logits, temperature)
+    return (1.0 - weight) * bucket + weight * uniform
