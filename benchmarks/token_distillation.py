@@ -14,7 +14,7 @@ held-out perplexity per character (exp of the mean negative log-likelihood
 over valid tokens of modules the models never saw).
 
     python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 32 \\
-        8,tail=uniform 8,tail=0.5,T=2 --teacher-dir /tmp/teachers
+        8,tail=spread 8,tail=0.5,prior=unigram --teacher-dir /tmp/teachers
 """
 
 import argparse
@@ -143,6 +143,8 @@ def run_seed(seed, args, data):
               for k in sorted({variant["k"] for variant in args.top_k})}
     variants = {variant["name"]: variant for variant in args.top_k}
     baselines = () if args.no_baselines else ("alone", "distilled")
+    # The characters' training frequencies (add-one smoothed): a prior for the spread tail.
+    unigram = np.bincount(y_train[x_train != 0], minlength=VOCAB) + 1.0
     for method in (*baselines, *variants):
         keras.utils.set_random_seed(seed)
         student = transformer(48, 1, 2, "student")
@@ -157,7 +159,8 @@ def run_seed(seed, args, data):
             distiller = kd.Distiller(teacher, student)
             distiller.compile(optimizer=_optimizer(steps, 2e-3), student_loss_fn=LOSS,
                               distillation_loss_fn=kd.losses.KDLoss(
-                                  top_k_tail=variant.get("tail", "bucket")),
+                                  top_k_tail=variant.get("tail", "bucket"),
+                                  top_k_prior=unigram if variant.get("prior") else None),
                               alpha=variant.get("alpha", args.alpha),
                               temperature=variant.get("T", args.temperature))
             inputs = x_train if method == "distilled" else caches[variant["k"]].inputs(x_train)
@@ -211,9 +214,12 @@ def variant(spec):
     result = {"k": int(k), "name": f"distilled_top_{k}", "label": f"top_k={k}"}
     for setting in settings:
         key, value = setting.split("=")
-        if key not in ("tail", "T", "alpha"):
+        if key not in ("tail", "T", "alpha", "prior"):
             raise argparse.ArgumentTypeError(f"unknown setting {key!r} in {spec!r}")
-        result[key] = value if key == "tail" and value in ("bucket", "uniform") else float(value)
+        if key == "prior" and value != "unigram":
+            raise argparse.ArgumentTypeError(f"prior must be 'unigram' in {spec!r}")
+        text = (key == "tail" and value in ("bucket", "spread")) or key == "prior"
+        result[key] = value if text else float(value)
         result["name"] += f"_{key}={value}"
         result["label"] += f", {key}={value}"
     return result
@@ -228,7 +234,7 @@ def main(argv=None):
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=variant, nargs="+", default=[variant("8"), variant("32")],
-                        help="cached variants: k, or k,tail=bucket|uniform|weight,T=..,alpha=..")
+                        help="cached variants: k, or k,tail=bucket|spread|weight,prior=unigram,T=..,alpha=..")
     parser.add_argument("--no-baselines", action="store_true",
                         help="run only the cached variants (not the student alone and online)")
     parser.add_argument("--out", default=None)

@@ -16,8 +16,8 @@ no tail bucket and this is exactly the dense divergence at `T`.
 The forward KL can instead spread the tail over the other ids (`tail=`):
 with the bucket the student learns nothing about the tail's inner shape
 (its gradient there follows the student's own tail, see `top_k_kl`); with
-`"uniform"` it is pulled towards an even tail, like label smoothing
-restricted to the teacher's tail mass. Both are computed without a teacher
+`"spread"` it is pulled towards a prior's shape (even by default, like
+label smoothing restricted to the teacher's tail mass). Both are computed without a teacher
 tensor of the vocabulary's size.
 """
 
@@ -171,69 +171,112 @@ def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
 
 
 def check_tail(tail):
-    """The uniform prior's weight in [0, 1] of a `tail=` argument (`"bucket"` 0, `"uniform"` 1)."""
+    """The spread tail's weight in [0, 1] of a `tail=` argument (`"bucket"` 0, `"spread"` 1)."""
     if isinstance(tail, str):
-        weights = {"bucket": 0.0, "uniform": 1.0}
+        weights = {"bucket": 0.0, "spread": 1.0}
         if tail not in weights:
             raise ValueError(
-                "`tail` (how a top-k cache's tail mass is compared) must be 'bucket', 'uniform' "
-                f"or the uniform prior's weight in [0, 1]. Received: tail={tail!r}"
+                "`tail` (how a top-k cache's tail mass is compared) must be 'bucket', 'spread' "
+                f"or the spread tail's weight in [0, 1]. Received: tail={tail!r}"
             )
         return weights[tail]
-    return check_fraction(tail, "tail", "the weight of the uniform tail prior")
+    return check_fraction(tail, "tail", "the weight of the spread tail")
 
 
-def uniform_tail_kl(cached, student_logits, temperature=1.0):
-    """Forward `T² KL(p || q)` with the teacher's tail mass spread evenly over the `V - k` other ids.
+def _check_prior(prior, vocabulary):
+    prior = np.asarray(prior, np.float64)
+    if prior.shape != (vocabulary,) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+        raise ValueError(
+            f"`prior` must hold one positive, finite weight per id of the student's "
+            f"{vocabulary}-id outputs. Received: shape {prior.shape}, smallest "
+            f"{prior.min() if prior.size else None}"
+        )
+    return prior / prior.sum()
 
-    The expanded teacher is `p_i` at the `k` ids and `t / (V - k)` at every
-    other id; at temperature `T` both sides are softened over the whole
-    vocabulary (`p^(1/T)` renormalised; the even tail stays even, its bucket
-    becoming `t^(1/T) (V - k)^(1 - 1/T)` before renormalising). With `t'` the
-    softened tail and `log q'` the student's log-softmax of `logits / T`, the
-    tail's part of the KL is, in closed form,
 
-        t' log(t' / (V - k)) - t' * mean over the other ids of log q'
+def spread_tail_kl(cached, student_logits, temperature=1.0, prior=None):
+    """Forward `T² KL(p || q)` with the teacher's tail mass spread over the other ids by a prior.
 
-    and that mean is `(sum of all log q' - sum at the k ids) / (V - k)`: one
-    sum over the student's logits, no teacher tensor of the vocabulary's size.
+    The expanded teacher is `p_i` at the `k` ids and `t pi_j / Pi` at every
+    other id `j` (`pi` the prior, uniform by default, `Pi` its mass off the
+    `k` ids). At temperature `T` both sides are softened over the whole
+    vocabulary (`p^(1/T)` renormalised). With `w = pi^(1/T)`, `S` its sum
+    over the other ids, `r = w / S` the softened tail's shape (its bucket
+    `(t / Pi)^(1/T) S` before renormalising with the `k` ids), `t'` its
+    softened mass and `log q'` the student's log-softmax of `logits / T`,
+    the tail's part of the KL is, in closed form,
+
+        t' log t' + t' sum_j r_j log r_j - t' sum_j r_j log q'_j
+
+    where every sum over the other ids is a sum over the vocabulary minus
+    the sum at the `k` ids: `r . log q'` is one product of the student's
+    logits with a vector, and no teacher tensor of the vocabulary's size is
+    formed.
 
     Args:
         cached: The top-k fields of a batch (see `bucket_logits`).
         student_logits: Student logits, `(..., vocabulary)`.
         temperature: Softening temperature, > 0. Defaults to `1.0`.
+        prior: `None` (uniform) or positive weights, one per id (normalised
+            here), such as the ids' frequencies in the training data.
 
     Returns:
         A float32 tensor of shape `(...)`.
+
+    Example:
+
+    ```python
+    cached = keras_distill.losses.compress_top_k(teacher_logits, 8)
+    values = keras_distill.losses.spread_tail_kl(cached, student_logits, prior=frequencies)
+    ```
     """
     _check_fields(cached)
     indices = ops.cast(cached["indices"], "int32")
     vocabulary, k = student_logits.shape[-1], indices.shape[-1]
     if k == vocabulary:
         return top_k_divergence(softmax_kl, cached, student_logits, temperature)
+    prior = _check_prior(np.ones(vocabulary) if prior is None else prior, vocabulary)
+    log_prior = ops.convert_to_tensor(np.log(prior).astype("float32"))
     temperature = ops.cast(temperature, "float32")
-    others = float(vocabulary - k)
+    # u = pi^(1/T) scaled to sum to about 1 (sums of ~1 keep float32 precision); every sum
+    # below is divided by u's own computed sums, so a rounding common to all of u cancels.
+    # r = u / tail_u over the other ids; S = exp(log_all) * tail_u / total_u.
+    log_all = ops.logsumexp(log_prior / temperature)
+    log_u = log_prior / temperature - log_all
+    u = ops.exp(log_u)
+    total_u = ops.sum(u)
+    kept_u = ops.take(u, indices)
+    tail_u = total_u - ops.sum(kept_u, axis=-1)
+    # sum_j r_j log r_j over the other ids, log u taken relative to its maximum (0 for every
+    # id of a uniform prior: no rounding at all there).
+    peak = ops.max(log_u)
+    centred = u * (log_u - peak)
+    tail_neg_entropy = (ops.sum(centred) - ops.sum(ops.take(centred, indices), axis=-1)) / tail_u + (
+        peak - ops.log(tail_u))
     tail_mass = ops.maximum(ops.cast(cached["tail_mass"], "float32"), _TINY)
-    # The tail bucket of the softened, evenly spread teacher (see the docstring).
+    log_tail_prior = ops.log(1.0 - ops.sum(ops.exp(ops.take(log_prior, indices)), axis=-1))  # log Pi
+    # The softened tail bucket: (t / Pi)^(1/T) S, before renormalising with the k ids.
     teacher = ops.concatenate(
-        [ops.cast(cached["log_probs"], "float32"),
-         ops.expand_dims(ops.log(tail_mass) + (temperature - 1.0) * np.log(others), -1)],
+        [ops.cast(cached["log_probs"], "float32") / temperature,
+         ops.expand_dims((ops.log(tail_mass) - log_tail_prior) / temperature + log_all
+                         + ops.log(tail_u / total_u), -1)],
         axis=-1,
     )
-    log_p = ops.log_softmax(teacher / temperature, axis=-1)
+    log_p = ops.log_softmax(teacher, axis=-1)
     z = ops.cast(student_logits, "float32")
     z = (z - ops.max(z, axis=-1, keepdims=True)) / temperature
     log_total = ops.logsumexp(z, axis=-1)
     kept_z = ops.take_along_axis(z, indices, axis=-1)
     log_q_kept = kept_z - ops.expand_dims(log_total, -1)
-    tail_mean_log_q = (ops.sum(z, axis=-1) - ops.sum(kept_z, axis=-1)) / others - log_total
+    # sum_j r_j log q'_j over the other ids.
+    tail_log_q = (ops.sum(z * u, axis=-1) - ops.sum(kept_u * kept_z, axis=-1)) / tail_u - log_total
     p = ops.exp(log_p)
     kept = ops.sum(p[..., :-1] * (log_p[..., :-1] - log_q_kept), axis=-1)
-    tail = p[..., -1] * (log_p[..., -1] - np.log(others) - tail_mean_log_q)
+    tail = p[..., -1] * (log_p[..., -1] + tail_neg_entropy - tail_log_q)
     return (kept + tail) * ops.square(temperature)
 
 
-def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket"):
+def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket", prior=None):
     """Per-position forward `T² KL(p || q)` from a top-k cache with its tail mass.
 
     `tail` says what the teacher's tail mass `t` teaches about the other ids:
@@ -242,12 +285,13 @@ def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket"):
       gradient on a tail logit is `q_j (1 - t / Q)`, `Q` the student's tail
       mass: the KL to a teacher whose tail has the *student's* shape, so only
       the tail's total is learned.
-    - `"uniform"`: `t` spread evenly over the `V - k` other ids
-      (`uniform_tail_kl`); the student's tail is pulled towards flat.
-    - a weight `w` in [0, 1]: `(1 - w) * bucket + w * uniform`. Both are
+    - `"spread"`: `t` spread over the `V - k` other ids in proportion to
+      `prior` (evenly by default; `spread_tail_kl`); the student's tail is
+      pulled towards the prior's shape.
+    - a weight `w` in [0, 1]: `(1 - w) * bucket + w * spread`. Both are
       cross-entropies to a fixed target plus a constant, so the mixture's
-      gradient is that of the KL to the teacher whose tail follows the prior
-      `w * even + (1 - w) * student's shape`.
+      gradient is that of the KL to the teacher whose tail follows
+      `w * prior + (1 - w) * student's shape`.
 
     Args:
         cached: A dict of `indices` (int32, `(..., k)`), `log_probs`
@@ -255,8 +299,10 @@ def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket"):
             stores them.
         student_logits: Student logits over the full vocabulary, `(..., vocabulary)`.
         temperature: Softening temperature, > 0. Defaults to `1.0`.
-        tail: `"bucket"` (default), `"uniform"` or the uniform prior's
-            weight in [0, 1] (see above).
+        tail: `"bucket"` (default), `"spread"` or the spread tail's weight
+            in [0, 1] (see above).
+        prior: With a spread tail: `None` (uniform) or one positive weight
+            per id (see `spread_tail_kl`).
 
     Returns:
         A float32 tensor of shape `(...)`.
@@ -276,8 +322,8 @@ def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket"):
     weight = check_tail(tail)
     if weight == 0.0:
         return top_k_divergence(softmax_kl, cached, student_logits, temperature)
-    uniform = uniform_tail_kl(cached, student_logits, temperature)
+    spread = spread_tail_kl(cached, student_logits, temperature, prior)
     if weight == 1.0:
-        return uniform
+        return spread
     bucket = top_k_divergence(softmax_kl, cached, student_logits, temperature)
-    return (1.0 - weight) * bucket + weight * uniform
+    return (1.0 - weight) * bucket + weight * spread
