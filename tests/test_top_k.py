@@ -296,3 +296,22 @@ def test_a_bad_tail_names_the_argument(tail):
     cached = _numpy(losses.compress_top_k(_logits((2, 20), 1.0, 0), 4))
     with pytest.raises(ValueError, match="tail"):
         losses.top_k_kl(cached, _logits((2, 20), 1.0, 1), tail=tail)
+
+
+def test_kd_loss_spreads_the_tail_in_the_distiller_and_keeps_it_in_its_config():
+    teacher, student = sequence_model(16, "t"), sequence_model(4, "s")
+    x, y = tokens(n=16, seed=8)
+    cache = kd.TeacherCache.compute(teacher, x, top_k=3)
+    prior = np.arange(1.0, 1.0 + teacher.output_shape[-1])
+    loss = losses.KDLoss(top_k_tail=0.5, top_k_prior=prior)
+    loss = losses.KDLoss.from_config(loss.get_config())
+    logs = _distiller(teacher, student, loss).fit(
+        cache.inputs(x), y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    stored = {name: np.asarray(value) for name, value in cache._outputs.items()}
+    s = keras.ops.convert_to_numpy(student(x))
+    per_token = (0.5 * reference_top_k_kl(stored, s, 2.0)
+                 + 0.5 * reference_spread_tail_kl(stored, s, 2.0, prior))
+    expected = (per_token * (x != 0)).sum() / (x != 0).sum()
+    np.testing.assert_allclose(logs["distillation_loss"][0], expected, rtol=RTOL)
+    with pytest.raises(ValueError, match="tail"):
+        losses.KDLoss(top_k_tail="even")
