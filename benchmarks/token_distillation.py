@@ -132,6 +132,25 @@ def _teacher(seed, args, data, record):
     return teacher
 
 
+def _teacher_tail(teacher, x, k):
+    total = np.zeros(VOCAB)
+    for start in range(0, len(x), 512):
+        batch = x[start:start + 512]
+        logits = np.asarray(teacher.predict(batch, verbose=0), np.float64)
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        np.put_along_axis(p, np.argsort(-p, -1)[..., :k], 0.0, -1)
+        total += p[batch != 0].sum(0)
+    return total + 1e-12 * total.sum()
+
+
+def _prior(priors, variant):
+    if "prior" not in variant:
+        return None
+    name = variant["prior"]
+    return priors[f"teacher_tail_{variant['k']}" if name == "teacher_tail" else name]
+
+
 def run_seed(seed, args, data):
     x_train, y_train, x_test, y_test = data
     steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
@@ -143,8 +162,14 @@ def run_seed(seed, args, data):
               for k in sorted({variant["k"] for variant in args.top_k})}
     variants = {variant["name"]: variant for variant in args.top_k}
     baselines = () if args.no_baselines else ("alone", "distilled")
-    # The characters' training frequencies (add-one smoothed): a prior for the spread tail.
-    unigram = np.bincount(y_train[x_train != 0], minlength=VOCAB) + 1.0
+    priors = {
+        # The characters' training frequencies (add-one smoothed).
+        "unigram": np.bincount(y_train[x_train != 0], minlength=VOCAB) + 1.0,
+        # The teacher's tail outside its top k, summed over the training tokens (one dense pass,
+        # as when the cache is computed; only a vector is kept).
+        **{f"teacher_tail_{k}": _teacher_tail(teacher, x_train, k)
+           for k in {v["k"] for v in args.top_k if v.get("prior") == "teacher_tail"}},
+    }
     for method in (*baselines, *variants):
         keras.utils.set_random_seed(seed)
         student = transformer(48, 1, 2, "student")
@@ -160,7 +185,7 @@ def run_seed(seed, args, data):
             distiller.compile(optimizer=_optimizer(steps, 2e-3), student_loss_fn=LOSS,
                               distillation_loss_fn=kd.losses.KDLoss(
                                   top_k_tail=variant.get("tail", "bucket"),
-                                  top_k_prior=unigram if variant.get("prior") else None),
+                                  top_k_prior=_prior(priors, variant)),
                               alpha=variant.get("alpha", args.alpha),
                               temperature=variant.get("T", args.temperature))
             inputs = x_train if method == "distilled" else caches[variant["k"]].inputs(x_train)
@@ -216,8 +241,8 @@ def variant(spec):
         key, value = setting.split("=")
         if key not in ("tail", "T", "alpha", "prior"):
             raise argparse.ArgumentTypeError(f"unknown setting {key!r} in {spec!r}")
-        if key == "prior" and value != "unigram":
-            raise argparse.ArgumentTypeError(f"prior must be 'unigram' in {spec!r}")
+        if key == "prior" and value not in ("unigram", "teacher_tail"):
+            raise argparse.ArgumentTypeError(f"prior must be unigram or teacher_tail in {spec!r}")
         text = (key == "tail" and value in ("bucket", "spread")) or key == "prior"
         result[key] = value if text else float(value)
         result["name"] += f"_{key}={value}"
@@ -234,7 +259,8 @@ def main(argv=None):
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=variant, nargs="+", default=[variant("8"), variant("32")],
-                        help="cached variants: k, or k,tail=bucket|spread|weight,prior=unigram,T=..,alpha=..")
+                        help="cached variants: k, or k,tail=bucket|spread|weight,"
+                             "prior=unigram|teacher_tail,T=..,alpha=..")
     parser.add_argument("--no-baselines", action="store_true",
                         help="run only the cached variants (not the student alone and online)")
     parser.add_argument("--out", default=None)
