@@ -1,4 +1,4 @@
-"""Token-level distillation of a causal transformer: benchmarks/results/features.md (last section).
+"""Token-level distillation of a causal transformer: benchmarks/results/token_distillation.md.
 
 A character-level language model on text shipped with Python itself (the
 source of standard-library modules, read with `inspect`; nothing is
@@ -13,8 +13,12 @@ and the tail mass). Reported:
 held-out perplexity per character (exp of the mean negative log-likelihood
 over valid tokens of modules the models never saw).
 
-    python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 32 \\
-        8,tail=spread 8,tail=0.5,prior=unigram --teacher-dir /tmp/teachers
+    python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 \\
+        8,tail=0.5,prior=teacher_tail --teacher-dir /tmp/teachers
+
+Each `--top-k` entry is a cached variant with its own settings (`tail`,
+`prior`, `T`, `alpha`); `--no-baselines` skips the student alone and the
+online student; `--teacher-dir` saves each seed's teacher and reuses it.
 """
 
 import argparse
