@@ -1,4 +1,4 @@
-"""Token-level distillation of a causal transformer: benchmarks/results/features.md (last section).
+"""Token-level distillation of a causal transformer: benchmarks/results/token_distillation.md.
 
 A character-level language model on text shipped with Python itself (the
 source of standard-library modules, read with `inspect`; nothing is
@@ -13,7 +13,12 @@ and the tail mass). Reported:
 held-out perplexity per character (exp of the mean negative log-likelihood
 over valid tokens of modules the models never saw).
 
-    python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 32
+    python benchmarks/token_distillation.py --seeds 0 1 2 --top-k 8 \\
+        8,tail=0.5,prior=teacher_tail --teacher-dir /tmp/teachers
+
+Each `--top-k` entry is a cached variant with its own settings (`tail`,
+`prior`, `T`, `alpha`); `--no-baselines` skips the student alone and the
+online student; `--teacher-dir` saves each seed's teacher and reuses it.
 """
 
 import argparse
@@ -106,24 +111,70 @@ def _optimizer(steps, learning_rate):
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def _teacher(seed, args, data, record):
+    """The trained teacher of `seed`: loaded from `--teacher-dir` when saved there by an earlier run."""
+    x_train, y_train, x_test, y_test = data
+    path = args.teacher_dir and os.path.join(
+        args.teacher_dir, f"teacher-seed{seed}-epochs{args.teacher_epochs}.weights.h5")
+    keras.utils.set_random_seed(seed)
+    teacher = transformer(96, 3, 4, "teacher")
+    start = time.perf_counter()
+    if path and os.path.exists(path):
+        teacher.load_weights(path)
+        record["loaded"] = path
+    else:
+        teacher.compile(_optimizer(args.teacher_epochs * math.ceil(len(x_train) / args.batch_size),
+                                   1e-3), LOSS)
+        teacher.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.teacher_epochs,
+                    verbose=0)
+        if path:
+            os.makedirs(args.teacher_dir, exist_ok=True)
+            teacher.save_weights(path)
+    record.update(perplexity=perplexity(teacher, x_test, y_test), params=teacher.count_params(),
+                  seconds=time.perf_counter() - start)
+    print(f"seed {seed} teacher: {record}", flush=True)
+    return teacher
+
+
+def _teacher_tail(teacher, x, k):
+    total = np.zeros(VOCAB)
+    for start in range(0, len(x), 512):
+        batch = x[start:start + 512]
+        logits = np.asarray(teacher.predict(batch, verbose=0), np.float64)
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        np.put_along_axis(p, np.argsort(-p, -1)[..., :k], 0.0, -1)
+        total += p[batch != 0].sum(0)
+    return total + 1e-12 * total.sum()
+
+
+def _prior(priors, variant):
+    if "prior" not in variant:
+        return None
+    name = variant["prior"]
+    return priors[f"teacher_tail_{variant['k']}" if name == "teacher_tail" else name]
+
+
 def run_seed(seed, args, data):
     x_train, y_train, x_test, y_test = data
     steps = args.epochs * math.ceil(len(x_train) / args.batch_size)
-    keras.utils.set_random_seed(seed)
-    teacher = transformer(96, 3, 4, "teacher")
-    teacher.compile(_optimizer(args.teacher_epochs * math.ceil(len(x_train) / args.batch_size),
-                               1e-3), LOSS)
-    start = time.perf_counter()
-    teacher.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.teacher_epochs,
-                verbose=0)
-    result = {"teacher": {"perplexity": perplexity(teacher, x_test, y_test),
-                          "params": teacher.count_params(),
-                          "seconds": time.perf_counter() - start}}
+    result = {"teacher": {}}
+    teacher = _teacher(seed, args, data, result["teacher"])
     keras.utils.set_random_seed(seed)
     init = transformer(48, 1, 2, "student").get_weights()
-    caches = {f"distilled_top_{k}": kd.TeacherCache.compute(teacher, x_train, top_k=k)
-              for k in args.top_k}
-    for method in ("alone", "distilled", *caches):
+    caches = {k: kd.TeacherCache.compute(teacher, x_train, top_k=k)
+              for k in sorted({variant["k"] for variant in args.top_k})}
+    variants = {variant["name"]: variant for variant in args.top_k}
+    baselines = () if args.no_baselines else ("alone", "distilled")
+    priors = {
+        # The characters' training frequencies (add-one smoothed).
+        "unigram": np.bincount(y_train[x_train != 0], minlength=VOCAB) + 1.0,
+        # The teacher's tail outside its top k, summed over the training tokens (one dense pass,
+        # as when the cache is computed; only a vector is kept).
+        **{f"teacher_tail_{k}": _teacher_tail(teacher, x_train, k)
+           for k in {v["k"] for v in args.top_k if v.get("prior") == "teacher_tail"}},
+    }
+    for method in (*baselines, *variants):
         keras.utils.set_random_seed(seed)
         student = transformer(48, 1, 2, "student")
         student.set_weights(init)
@@ -133,17 +184,22 @@ def run_seed(seed, args, data):
             student.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         verbose=0)
         else:
+            variant = variants.get(method, {})
             distiller = kd.Distiller(teacher, student)
             distiller.compile(optimizer=_optimizer(steps, 2e-3), student_loss_fn=LOSS,
-                              alpha=args.alpha, temperature=args.temperature)
-            inputs = x_train if method == "distilled" else caches[method].inputs(x_train)
+                              distillation_loss_fn=kd.losses.KDLoss(
+                                  top_k_tail=variant.get("tail", "bucket"),
+                                  top_k_prior=_prior(priors, variant)),
+                              alpha=variant.get("alpha", args.alpha),
+                              temperature=variant.get("T", args.temperature))
+            inputs = x_train if method == "distilled" else caches[variant["k"]].inputs(x_train)
             distiller.fit(inputs, y_train, batch_size=args.batch_size, epochs=args.epochs,
                           verbose=0)
         result[method] = {"perplexity": perplexity(student, x_test, y_test),
                           "params": student.count_params(),
                           "seconds": time.perf_counter() - start}
         print(f"seed {seed} {method}: {result[method]}", flush=True)
-    result["cache_mib"] = {**{method: cache.nbytes / 2**20 for method, cache in caches.items()},
+    result["cache_mib"] = {**{f"top_{k}": cache.nbytes / 2**20 for k, cache in caches.items()},
                            "dense": len(x_train) * LENGTH * VOCAB * 4 / 2**20}
     return result
 
@@ -154,12 +210,13 @@ def table(results, args):
              "| beats alone | s / run |", "|---|---:|---:|---|---:|---:|"]
     labels = {"teacher": "teacher (3 blocks, width 96)", "alone": "student alone (1 block, width 48)",
               "distilled": "student distilled, online teacher",
-              **{f"distilled_top_{k}": f"student distilled, TeacherCache top_k={k} with tail"
-                 for k in args.top_k}}
+              **{v["name"]: f"student distilled, TeacherCache {v['label']}" for v in args.top_k}}
     for method, label in labels.items():
+        if not all(method in results[s] for s in seeds):
+            continue
         values = [results[s][method]["perplexity"] for s in seeds]
         wins = ""
-        if method.startswith("distilled"):
+        if method.startswith("distilled") and all("alone" in results[s] for s in seeds):
             wins = sum(results[s][method]["perplexity"] < results[s]["alone"]["perplexity"]
                        for s in seeds)
             wins = f"{wins}/{len(seeds)}"
@@ -170,14 +227,31 @@ def table(results, args):
             f"| {wins} | {seconds:.0f} |")
     mib = results[seeds[0]]["cache_mib"]
     lines.append("")
-    for k in args.top_k:
-        lines.append(f"Top-{k} cache: {mib[f'distilled_top_{k}']:.1f} MiB vs {mib['dense']:.1f} "
-                     "MiB dense.")
-    dense = statistics.mean(results[s]["distilled"]["perplexity"] for s in seeds)
-    for k in args.top_k:
-        top = statistics.mean(results[s][f"distilled_top_{k}"]["perplexity"] for s in seeds)
-        lines.append(f"Top-{k} vs online dense (mean): {100 * (top / dense - 1):+.2f}%.")
+    for k in sorted({v["k"] for v in args.top_k}):
+        lines.append(f"Top-{k} cache: {mib[f'top_{k}']:.1f} MiB vs {mib['dense']:.1f} MiB dense.")
+    if all("distilled" in results[s] for s in seeds):
+        dense = statistics.mean(results[s]["distilled"]["perplexity"] for s in seeds)
+        for v in args.top_k:
+            top = statistics.mean(results[s][v["name"]]["perplexity"] for s in seeds)
+            lines.append(f"{v['label']} vs online dense (mean): {100 * (top / dense - 1):+.2f}%.")
     return "\n".join(lines)
+
+
+def variant(spec):
+    """A `--top-k` entry: `k` or `k,tail=uniform,T=2,alpha=0.3` (settings of that run only)."""
+    k, *settings = spec.split(",")
+    result = {"k": int(k), "name": f"distilled_top_{k}", "label": f"top_k={k}"}
+    for setting in settings:
+        key, value = setting.split("=")
+        if key not in ("tail", "T", "alpha", "prior"):
+            raise argparse.ArgumentTypeError(f"unknown setting {key!r} in {spec!r}")
+        if key == "prior" and value not in ("unigram", "teacher_tail"):
+            raise argparse.ArgumentTypeError(f"prior must be unigram or teacher_tail in {spec!r}")
+        text = (key == "tail" and value in ("bucket", "spread")) or key == "prior"
+        result[key] = value if text else float(value)
+        result["name"] += f"_{key}={value}"
+        result["label"] += f", {key}={value}"
+    return result
 
 
 def main(argv=None):
@@ -188,8 +262,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--top-k", type=variant, nargs="+", default=[variant("8"), variant("32")],
+                        help="cached variants: k, or k,tail=bucket|spread|weight,"
+                             "prior=unigram|teacher_tail,T=..,alpha=..")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="run only the cached variants (not the student alone and online)")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--teacher-dir", default=None,
+                        help="save each seed's trained teacher here and reuse it in later runs")
     args = parser.parse_args(argv)
     x_train, y_train = chunks(TRAIN_MODULES, 0)
     x_test, y_test = chunks(TEST_MODULES, 1)

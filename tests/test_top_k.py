@@ -221,3 +221,97 @@ def test_the_sharded_cache_stores_the_same_fields(tmp_path):
         json.dump(settings, f)
     with pytest.raises(StaleCacheError, match="format version 1"):
         kd.ShardedTeacherCache.open(tmp_path / "s")
+
+
+def reference_spread_tail_kl(cached, student_logits, temperature, prior=None):
+    """Float64 dense KL: the teacher expanded to the vocabulary, its tail spread by the prior."""
+    ids = cached["indices"]
+    prior = np.ones(student_logits.shape[-1]) if prior is None else np.asarray(prior, np.float64)
+    prior = np.broadcast_to(prior, student_logits.shape).copy()
+    np.put_along_axis(prior, ids, 0.0, -1)
+    tail = cached["tail_mass"].astype(np.float64)[..., None]
+    p = tail * prior / prior.sum(-1, keepdims=True)
+    np.put_along_axis(p, ids, np.exp(cached["log_probs"].astype(np.float64)), -1)
+    log_p = _log_softmax(np.log(p) / temperature)
+    log_q = _log_softmax(np.asarray(student_logits, np.float64) / temperature)
+    return (np.exp(log_p) * (log_p - log_q)).sum(-1) * temperature**2
+
+
+@pytest.mark.parametrize("k", [8, 100])
+@pytest.mark.parametrize("scale,temperature", [(3.0, 1.0), (3.0, 2.0), (3.0, 0.7), ("huge", 1.0)])
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_the_spread_tail_matches_the_float64_expanded_reference(k, scale, temperature, with_prior):
+    t = _logits((2, 5, 32000), 3.0, 3)
+    s = _logits((2, 5, 32000), scale, 4)
+    prior = np.random.default_rng(7).gamma(0.3, size=32000) + 1e-6 if with_prior else None
+    cached = _numpy(losses.compress_top_k(t, k))
+    values = keras.ops.convert_to_numpy(
+        losses.top_k_kl(cached, s, temperature, tail="spread", prior=prior))
+    np.testing.assert_allclose(
+        values, reference_spread_tail_kl(cached, s, temperature, prior), rtol=RTOL)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_a_tail_weight_mixes_the_bucket_and_the_spread_tail(temperature):
+    t = _logits((3, 4, 500), 3.0, 5)
+    s = _logits((3, 4, 500), 2.0, 6)
+    cached = _numpy(losses.compress_top_k(t, 8))
+    values = keras.ops.convert_to_numpy(losses.top_k_kl(cached, s, temperature, tail=0.25))
+    expected = (0.75 * reference_top_k_kl(cached, s, temperature)
+                + 0.25 * reference_spread_tail_kl(cached, s, temperature))
+    np.testing.assert_allclose(values, expected, rtol=RTOL)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(losses.top_k_kl(cached, s, temperature, tail=0.0)),
+        reference_top_k_kl(cached, s, temperature), rtol=RTOL)
+
+
+def test_a_bad_prior_names_the_argument():
+    cached = _numpy(losses.compress_top_k(_logits((2, 20), 1.0, 0), 4))
+    for prior in (np.ones(19), np.r_[np.ones(19), 0.0]):
+        with pytest.raises(ValueError, match="prior"):
+            losses.top_k_kl(cached, _logits((2, 20), 1.0, 1), tail="spread", prior=prior)
+
+
+def test_an_even_teacher_tail_is_zero_loss_for_the_spread_tail_only():
+    # A teacher whose tail is exactly even: the spread tail sees a student equal to it as
+    # perfect; the bucket does too, so compare a student with the right tail mass but a skewed tail.
+    logits = np.zeros((1, 50), "float32")
+    logits[0, :4] = [5.0, 4.0, 3.0, 2.0]
+    cached = _numpy(losses.compress_top_k(logits, 4))
+    for temperature in (1.0, 3.0):
+        even = keras.ops.convert_to_numpy(
+            losses.top_k_kl(cached, logits, temperature, tail="spread"))
+        np.testing.assert_allclose(even, 0.0, atol=1e-5)  # float32 rounding of a zero KL
+    skewed = logits.copy()
+    skewed[0, 4:] = np.linspace(-1.0, 1.0, 46)
+    skewed[0, 4:] -= np.log(np.exp(skewed[0, 4:]).mean())  # the same tail mass as the teacher
+    bucket = keras.ops.convert_to_numpy(losses.top_k_kl(cached, skewed))
+    spread = keras.ops.convert_to_numpy(losses.top_k_kl(cached, skewed, tail="spread"))
+    np.testing.assert_allclose(bucket, 0.0, atol=1e-5)
+    assert spread[0] > 1e-3
+
+
+@pytest.mark.parametrize("tail", ["uniform", -0.1, 1.5, True])
+def test_a_bad_tail_names_the_argument(tail):
+    cached = _numpy(losses.compress_top_k(_logits((2, 20), 1.0, 0), 4))
+    with pytest.raises(ValueError, match="tail"):
+        losses.top_k_kl(cached, _logits((2, 20), 1.0, 1), tail=tail)
+
+
+def test_kd_loss_spreads_the_tail_in_the_distiller_and_keeps_it_in_its_config():
+    teacher, student = sequence_model(16, "t"), sequence_model(4, "s")
+    x, y = tokens(n=16, seed=8)
+    cache = kd.TeacherCache.compute(teacher, x, top_k=3)
+    prior = np.arange(1.0, 1.0 + teacher.output_shape[-1])
+    loss = losses.KDLoss(top_k_tail=0.5, top_k_prior=prior)
+    loss = losses.KDLoss.from_config(loss.get_config())
+    logs = _distiller(teacher, student, loss).fit(
+        cache.inputs(x), y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    stored = {name: np.asarray(value) for name, value in cache._outputs.items()}
+    s = keras.ops.convert_to_numpy(student(x))
+    per_token = (0.5 * reference_top_k_kl(stored, s, 2.0)
+                 + 0.5 * reference_spread_tail_kl(stored, s, 2.0, prior))
+    expected = (per_token * (x != 0)).sum() / (x != 0).sum()
+    np.testing.assert_allclose(logs["distillation_loss"][0], expected, rtol=RTOL)
+    with pytest.raises(ValueError, match="tail"):
+        losses.KDLoss(top_k_tail="even")

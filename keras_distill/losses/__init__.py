@@ -39,6 +39,7 @@ from keras_distill.losses.similarity_preserving import similarity_preserving_los
 from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
 from keras_distill.losses.soft_target_cross_entropy import soft_target_cross_entropy
 from keras_distill.losses.top_k import compress_top_k
+from keras_distill.losses.top_k import spread_tail_kl
 from keras_distill.losses.top_k import top_k_divergence
 from keras_distill.losses.top_k import top_k_kl
 
@@ -71,6 +72,7 @@ __all__ = [
     "TotalVariation",
     "total_variation",
     "compress_top_k",
+    "spread_tail_kl",
     "top_k_divergence",
     "top_k_kl",
     "DKDLoss",

@@ -6,6 +6,7 @@ from keras_distill.api_export import register
 from keras_distill.losses.distillation_loss import ActivationLoss
 from keras_distill.losses.distillation_loss import resolve_activation
 from keras_distill.losses.divergences import softmax_kl
+from keras_distill.losses.top_k import check_tail
 from keras_distill.losses.top_k import top_k_kl
 
 
@@ -106,7 +107,8 @@ class KDLoss(ActivationLoss):
     It also reads a top-k `TeacherCache` (the teacher's k most likely ids,
     their log-probabilities and a tail bucket), comparing the `k + 1`
     buckets without expanding them to the vocabulary
-    (`keras_distill.losses.top_k_kl`).
+    (`keras_distill.losses.top_k_kl`); `top_k_tail` says how the teacher's
+    tail mass is compared (one bucket, spread evenly, or a mixture).
 
     With `standardize=True` both logit vectors are z-scored over the classes
     first (logit standardization, Sun et al. 2024): the student no longer has
@@ -122,6 +124,12 @@ class KDLoss(ActivationLoss):
             sigmoid for one unit and softmax otherwise). Defaults to `"auto"`.
         standardize: Z-score teacher and student logits before the softmax.
             Defaults to `False`.
+        top_k_tail: With a top-k cache: `"bucket"`, `"spread"` or the
+            spread tail's weight in [0, 1] (see `top_k_kl`). Defaults to
+            `"bucket"`.
+        top_k_prior: With a spread tail: `None` (uniform) or one positive
+            weight per id, such as the ids' training frequencies. Defaults
+            to `None`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"kd_loss"`.
 
@@ -143,10 +151,13 @@ class KDLoss(ActivationLoss):
 
     def __init__(
         self, activation="auto", standardize=False, reduction="sum_over_batch_size",
-        name="kd_loss",
+        name="kd_loss", top_k_tail="bucket", top_k_prior=None,
     ):
         super().__init__(activation=activation, reduction=reduction, name=name)
         self.standardize = bool(standardize)
+        check_tail(top_k_tail)
+        self.top_k_tail = top_k_tail
+        self.top_k_prior = None if top_k_prior is None else [float(v) for v in top_k_prior]
 
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
         return kd_loss(
@@ -165,9 +176,11 @@ class KDLoss(ActivationLoss):
                 f"every logit). Received: activation={self.activation!r}, "
                 f"standardize={self.standardize}; use a dense cache (`top_k=None`)."
             )
-        return top_k_kl(cached, student_outputs, temperature)
+        return top_k_kl(cached, student_outputs, temperature, tail=self.top_k_tail,
+                        prior=self.top_k_prior)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"standardize": self.standardize})
+        config.update({"standardize": self.standardize, "top_k_tail": self.top_k_tail,
+                       "top_k_prior": self.top_k_prior})
         return config
