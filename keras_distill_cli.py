@@ -44,8 +44,8 @@ def _add_demo(subparsers):
                         "keras.datasets.mnist.load_data().")
     parser.add_argument("--preset", choices=PRESETS, default="quick",
                         help="quick: a few epochs (digits: about 45 s of CPU time, longer on a "
-                        "busy machine; MNIST: about 2 min on 2 cores); full: the long recipe (MNIST: 10-11 min with the CNN "
-                        "teacher).")
+                        "busy machine; MNIST: about 2 min on 2 cores); full: the long recipe "
+                        "(MNIST: 10-11 min with the CNN teacher).")
     parser.add_argument("--teacher", choices=TEACHERS, default=None,
                         help="cnn (default on MNIST): a small convolutional teacher, not in "
                         "the paper; mlp (default on digits): the paper's 784-1200-1200-10 "
