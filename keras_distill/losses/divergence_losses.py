@@ -34,6 +34,7 @@ class Divergence(ActivationLoss):
     reads_top_k = True
 
     def divergence(self, t, s):
+        """The per-position divergence of float32 logits; each subclass (abstract here) defines it."""
         raise NotImplementedError
 
     def call(self, teacher_outputs, student_outputs, temperature, activation=None):
