@@ -32,10 +32,14 @@ def teacher_fingerprint(teacher, mode, top_k):
     """Hex digest of the teacher's weights and of how its logits are read.
 
     Variable names are left out: Keras renumbers them between sessions while
-    the weights, and so the cached logits, stay the same.
+    the weights, and so the cached logits, stay the same. A teacher from
+    another runtime (`keras_distill.teachers`) has no weights; its
+    `source_fingerprint` (file hash, estimator state, declared version)
+    stands for them.
     """
     digest = _digest()
     digest.update(f"v{FORMAT_VERSION}|{type(teacher).__name__}|{mode}|{top_k}".encode())
+    digest.update(getattr(teacher, "source_fingerprint", "").encode())
     for variable in teacher.weights:
         _update_with_array(digest, keras.ops.convert_to_numpy(variable))
     return digest.hexdigest()
