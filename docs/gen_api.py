@@ -40,6 +40,8 @@ PAGES = [
      "The distillation report and its metrics."),
     ("transfer.md", "keras_distill.transfer", "keras_distill.transfer",
      "Initialising a student from teacher weights."),
+    ("teachers.md", "keras_distill.teachers", "keras_distill.teachers",
+     "Teachers from ONNX, TFLite, SavedModel, PyTorch, scikit-learn, functions and files."),
     ("errors.md", "keras_distill.errors", "keras_distill.errors",
      "The errors keras_distill raises."),
     ("distribute.md", "keras_distill.distribute", "keras_distill.distribute",

@@ -27,6 +27,7 @@ tf_only, jax_only = pytest.mark.tensorflow_only, pytest.mark.jax_only
 # Pages that start from an empty namespace: they build everything they use.
 SELF_CONTAINED = [
     pytest.param("index.md", marks=tf_only), "features.md", "language_models.md", "migration.md",
+    "teachers.md",
 ]
 # Pages of fragments, run on the context; TensorFlow-only where a block is
 # (tf.data, trainable phases, exporters, tfmot, tf.distribute), JAX-only for its

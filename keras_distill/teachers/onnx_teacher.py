@@ -70,7 +70,7 @@ class OnnxTeacher(ForeignTeacher):
                 path, _WHAT, f"it has no output {output!r} (outputs: {names})", "Check `output=`."
             )
         dtypes = {_DTYPES.get(i.type, i.type) for i in inputs}
-        if len(dtypes) != 1 or not next(iter(dtypes)) in _DTYPES.values():
+        if len(dtypes) != 1 or next(iter(dtypes)) not in _DTYPES.values():
             raise CorruptFileError(
                 path, _WHAT, f"its inputs have dtypes {sorted(dtypes)}",
                 "An ONNX teacher takes numeric inputs of one dtype.",

@@ -30,7 +30,8 @@ def row_keys(x):
     Example:
 
     ```python
-    np.savez("outputs.npz", keys=keras_distill.teachers.row_keys(x_train), logits=teacher.predict(x_train, verbose=0))
+    logits = teacher.predict(x_train, verbose=0)
+    np.savez("outputs.npz", keys=keras_distill.teachers.row_keys(x_train), logits=logits)
     ```
     """
     x = np.ascontiguousarray(np.asarray(x, "float32"))
@@ -62,7 +63,8 @@ class PrecomputedTeacher(ForeignTeacher):
     Example:
 
     ```python
-    np.savez("outputs.npz", keys=keras_distill.teachers.row_keys(x_train), logits=teacher.predict(x_train, verbose=0))
+    logits = teacher.predict(x_train, verbose=0)
+    np.savez("outputs.npz", keys=keras_distill.teachers.row_keys(x_train), logits=logits)
     file_teacher = keras_distill.teachers.PrecomputedTeacher("outputs.npz", input_shape=(784,))
     cache = keras_distill.TeacherCache.compute(file_teacher, x_train)
     ```

@@ -88,7 +88,8 @@ class SavedModelTeacher(ForeignTeacher):
         return np.asarray(outputs)
 
     def get_config(self):
-        return {"name": self.name, "path": self.source_path, "endpoint": self.endpoint, "output": self.output_name}
+        return {"name": self.name, "path": self.source_path, "endpoint": self.endpoint,
+                "output": self.output_name}
 
 
 def _input_specs(fn):

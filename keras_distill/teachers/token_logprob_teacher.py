@@ -122,7 +122,7 @@ def _read_npz(path, pad_id):
 def _read_jsonl(path):
     table = {}
     with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+        for line in f:
             if not line.strip():
                 continue
             record = json.loads(line)
