@@ -5,7 +5,9 @@ builds the models, never by `import keras_distill`.
 """
 
 from keras_distill.language.lora import lora_student
+from keras_distill.language.on_policy import OnPolicyDistiller
 
 __all__ = [
     "lora_student",
+    "OnPolicyDistiller",
 ]
