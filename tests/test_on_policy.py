@@ -1,5 +1,7 @@
 """On-policy distillation (GKD) of keras-hub causal language models."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -138,3 +140,36 @@ def test_config_keeps_the_sampling_settings():
         assert getattr(restored, name) == getattr(distiller, name)
     assert restored.samples.sampler.k == 7
     assert restored.samples.sampler.temperature == 0.7
+
+
+def test_teacher_sequences_resume_and_refuse_another_teacher(tmp_path):
+    from keras_distill.errors import StaleCacheError
+    from keras_distill.language import TeacherSequences
+
+    teacher, student = language_testing.pair("gemma")
+    prompts = [text[:8] for text in TEXTS[:6]]
+    folder = tmp_path / "sequences"
+    sequences = TeacherSequences.build(teacher, prompts, folder, shard_size=4, batch_size=3,
+                                       max_length=12)
+    texts = sequences.texts()
+    teacher.compile(sampler="greedy")
+    assert texts == list(teacher.generate(prompts, max_length=12))  # greedy: the teacher's own
+    assert all(text.startswith(prompt) for text, prompt in zip(texts, prompts))
+    # An interrupted build resumes: only the missing shard is generated again.
+    os.remove(folder / "shard-00001.npz")
+    calls = []
+    generate = teacher.generate
+    teacher.generate = lambda *args, **kwargs: calls.append(args) or generate(*args, **kwargs)
+    with pytest.raises(FileNotFoundError, match="1 of 2 shards are missing"):
+        TeacherSequences.open(folder)
+    TeacherSequences.build(teacher, prompts, folder, shard_size=4, batch_size=3, max_length=12)
+    assert [len(args[0]) for args in calls] == [2]
+    assert TeacherSequences.open(folder, teacher=teacher).texts() == texts
+    with pytest.raises(StaleCacheError, match="another teacher"):
+        TeacherSequences.open(folder, teacher=student)
+    with pytest.raises(StaleCacheError, match="teacher"):
+        TeacherSequences.build(student, prompts, folder, shard_size=4, max_length=12)
+    # Sequence-level KD: the student learns the teacher's sequences.
+    distiller = _compiled(keras_distill.Distiller(teacher, student))
+    logs = distiller.fit(texts, batch_size=3, verbose=0).history
+    assert np.isfinite(logs["loss"]).all()
