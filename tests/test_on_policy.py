@@ -36,17 +36,17 @@ def test_lambda_zero_is_token_distillation_exactly():
     teacher, student = language_testing.pair("gemma")
     start = _weights(student)
     plain = _compiled(keras_distill.Distiller(teacher, student))
-    plain_logs = plain.fit(TEXTS, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    plain_logs = plain.fit(TEXTS, batch_size=8, shuffle=False, verbose=0).history
     plain_after = _weights(student)
     student.set_weights(start)
     on_policy = _compiled(OnPolicyDistiller(teacher, student, on_policy_fraction=0.0))
-    logs = on_policy.fit(TEXTS, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    logs = on_policy.fit(TEXTS, batch_size=8, shuffle=False, verbose=0).history
     for key in ("loss", "student_loss", "distillation_loss"):
         np.testing.assert_allclose(logs[key], plain_logs[key], rtol=1e-6)
     for value, expected in zip(_weights(student), plain_after):
         np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-7)
     assert any(not np.array_equal(a, b) for a, b in zip(plain_after, start))  # it trained
-    assert logs["on_policy_batches"] == [0, 0]
+    assert logs["on_policy_batches"] == [0]
 
 
 def _on_policy_batch(prompt_length=3, max_new_tokens=6):
@@ -142,6 +142,8 @@ def test_config_keeps_the_sampling_settings():
     assert restored.samples.sampler.temperature == 0.7
 
 
+# Generation, a rebuild and a fit: about 40 s on JAX on a shared CPU.
+@pytest.mark.slow
 def test_teacher_sequences_resume_and_refuse_another_teacher(tmp_path):
     from keras_distill.errors import StaleCacheError
     from keras_distill.language import TeacherSequences
