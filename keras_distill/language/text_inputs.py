@@ -87,6 +87,11 @@ def evaluate_arguments(student, args, kwargs):
     return (), arguments
 
 
+def bind_fit_arguments(args, kwargs):
+    """`fit`'s positional and keyword arguments as one dict, by parameter name."""
+    return _bind(_FIT_PARAMETERS, args, kwargs)
+
+
 def _bind(parameters, args, kwargs):
     names = [
         name for name, parameter in parameters.items()
