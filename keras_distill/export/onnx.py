@@ -1,7 +1,10 @@
-"""Exporting a student as an ONNX model with tf2onnx."""
+"""Exporting a student as an ONNX model: tf2onnx on TensorFlow, Keras's exporter on JAX and PyTorch."""
+
+import keras
 
 from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
+from keras_distill.export import keras_exporters
 from keras_distill.export import outline
 from keras_distill.export import signature
 from keras_distill.export.dependencies import import_optional
@@ -23,12 +26,14 @@ def export_onnx(
 ):
     """Exports a student as an `.onnx` file and checks it in ONNX Runtime.
 
-    tf2onnx converts the student's inference function (`training=False`),
-    traced with one named input per model input and a dynamic batch
-    dimension, after every captured value is frozen to a constant: the file
-    takes only the model's inputs, also for layers whose state Keras keeps
-    outside variables (an adapted `Normalization`). (`from_keras` does not
-    support Keras 3 models.)
+    On TensorFlow, tf2onnx converts the student's inference function
+    (`training=False`), traced with one named input per model input and a
+    dynamic batch dimension, after every captured value is frozen to a
+    constant: the file takes only the model's inputs, also for layers whose
+    state Keras keeps outside variables (an adapted `Normalization`).
+    (`from_keras` does not support Keras 3 models.) On JAX (jax2onnx) and
+    PyTorch (`torch.onnx`), Keras's own ONNX exporter writes the file, with
+    the same input names and a dynamic batch dimension, without TensorFlow.
 
     Args:
         model: A `keras_distill.Distiller` (its student is exported, never
@@ -52,7 +57,9 @@ def export_onnx(
         ExportVerificationError: When the file misses a tolerance; no file
             is left at `path` then.
         FileExistsError: When `path` exists and `overwrite` is `False`.
-        ImportError: When tf2onnx or onnxruntime is missing.
+        ExportConversionError: When the converter cannot convert a layer.
+        ImportError: When the converter (tf2onnx; jax2onnx on JAX) or
+            onnxruntime is missing.
 
     Example:
 
@@ -60,12 +67,21 @@ def export_onnx(
     result = keras_distill.export.export_onnx(distiller, "student.onnx", opset=17)
     ```
     """
-    signature.require_tensorflow_backend()
+    signature.require_backend("onnx", ("tensorflow", "jax", "torch"))
     if opset not in OPSETS:
         raise ValueError(f"`opset` must be one of {OPSETS}. Received: opset={opset!r}.")
-    tf2onnx = import_optional("tf2onnx", "ONNX export")
     if verify:
         import_optional("onnxruntime", "Verifying an ONNX export")
+    if keras.backend.backend() != "tensorflow":
+        return outline.export_verified(
+            model, path, "onnx",
+            lambda student, specs, staged, samples, calibration: keras_exporters.write_onnx(
+                student, specs, staged, opset
+            ),
+            overwrite=overwrite, verify=verify, sample_inputs=sample_inputs, atol=atol,
+            rtol=rtol, min_agreement=min_agreement,
+        )
+    tf2onnx = import_optional("tf2onnx", "ONNX export")
 
     def write(student, specs, staged, samples, calibration):
         # Grappler, run by tf2onnx, logs its sessions from C++.
