@@ -10,6 +10,7 @@ and TensorFlow is never imported.
 
 import contextlib
 import os
+import re
 import warnings
 
 import keras
@@ -27,7 +28,12 @@ _TRACER_NOTES = (
     r".*Iterating over a tensor.*",
     r".*torch.tensor results are registered as constants.*",
     r".*Using len to get tensor shape.*",
+    # torch's pytree, copied by litert-torch's tracing.
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
 )
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KERAS_WRAPPING = ("Exception encountered when calling", "Arguments received by", "•")
 
 
 @contextlib.contextmanager
@@ -40,9 +46,14 @@ def _quiet_tracing():
 
 
 def _conversion_error(format, error, model):
-    """An `ExportConversionError` for a converter's own exception."""
-    text = str(error).strip().splitlines()
-    detail = text[-1][:300] if text else type(error).__name__
+    """An `ExportConversionError` for a converter's own exception.
+
+    Keras wraps what a layer raised while traced in "Exception encountered
+    when calling ..." and the call's arguments; the message keeps the cause.
+    """
+    lines = [_ANSI.sub("", line).strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_KERAS_WRAPPING)]
+    detail = lines[0][:300] if lines else "no message"
     return ExportConversionError(
         f"Keras's {format} exporter on the {keras.backend.backend()} backend cannot convert "
         f"model {model.name!r}: {type(error).__name__}: {detail}",

@@ -11,12 +11,17 @@ from keras_distill.export.dependencies import import_optional
 
 OPSETS = (15, 16, 17, 18)
 DEFAULT_OPSET = 17
+# jax2onnx writes ops of recent opsets (ReduceMean with an `axes` input,
+# opset 18+) whatever opset it is asked for; ONNX Runtime rejects those
+# files below opset 21.
+JAX_OPSETS = (21, 22, 23)
+JAX_DEFAULT_OPSET = 23
 
 
 def export_onnx(
     model,
     path,
-    opset=DEFAULT_OPSET,
+    opset=None,
     overwrite=False,
     verify=True,
     sample_inputs=None,
@@ -39,7 +44,9 @@ def export_onnx(
         model: A `keras_distill.Distiller` (its student is exported, never
             its teacher) or a built `keras.Model`.
         path: The `.onnx` file to write.
-        opset: The ONNX opset, one of `OPSETS`. Defaults to `17`.
+        opset: The ONNX opset: one of `OPSETS` (15-18) on TensorFlow and
+            PyTorch, of `JAX_OPSETS` (21-23) on JAX. Defaults to `None`:
+            `17`, or `23` on JAX.
         overwrite: Whether to replace an existing `path`. Defaults to `False`.
         verify: Whether to run the file with ONNX Runtime and compare it with
             the Keras model. Defaults to `True`.
@@ -68,8 +75,14 @@ def export_onnx(
     ```
     """
     signature.require_backend("onnx", ("tensorflow", "jax", "torch"))
-    if opset not in OPSETS:
-        raise ValueError(f"`opset` must be one of {OPSETS}. Received: opset={opset!r}.")
+    opsets, default = (JAX_OPSETS, JAX_DEFAULT_OPSET) if keras.backend.backend() == "jax" \
+        else (OPSETS, DEFAULT_OPSET)
+    opset = default if opset is None else opset
+    if opset not in opsets:
+        raise ValueError(
+            f"`opset` must be one of {opsets} on the {keras.backend.backend()} backend. "
+            f"Received: opset={opset!r}."
+        )
     if verify:
         import_optional("onnxruntime", "Verifying an ONNX export")
     if keras.backend.backend() != "tensorflow":

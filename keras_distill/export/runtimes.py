@@ -109,7 +109,13 @@ def tflite_runner(path, specs):
 def onnx_runner(path, specs):
     """Loads an `.onnx` file with ONNX Runtime on the CPU."""
     onnxruntime = import_optional("onnxruntime", "Running an ONNX model")
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # Errors only: jax2onnx's loops leave unused initializers that ONNX
+    # Runtime removes, with a warning on stderr per session.
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(
+        path, sess_options=options, providers=["CPUExecutionProvider"]
+    )
     input_names = [i.name for i in session.get_inputs()]
 
     def run(flat_inputs):
