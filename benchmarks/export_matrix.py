@@ -121,8 +121,11 @@ def fallback(folder):
     except ExportVerificationError as error:
         full = error.result
     rows.append(("int8", full))
-    auto = keras_distill.export_tflite(model, os.path.join(folder, "a.tflite"), quantization="int8",
-                                       fallback="auto", **kwargs)
+    try:
+        auto = keras_distill.export_tflite(model, os.path.join(folder, "a.tflite"),
+                                           quantization="int8", fallback="auto", **kwargs)
+    except ExportVerificationError as error:
+        auto = error.result
     rows.append(('int8, fallback="auto"', auto))
     return rows, float32.size_bytes, accuracy, model.count_params()
 
