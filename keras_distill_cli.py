@@ -11,6 +11,7 @@ Run it as `keras-distill ...` or `python -m keras_distill_cli ...`.
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -91,7 +92,7 @@ def _add_export(subparsers):
         help="With --quantize int8: keep the layers that quantize worst in float until "
         "--min-agreement is met (auto), or the named layers.",
     )
-    parser.add_argument("--opset", type=int, help="ONNX opset (15-18).")
+    parser.add_argument("--opset", type=int, help="ONNX opset (15-18; 21-23 on JAX).")
     parser.add_argument("--atol", type=float)
     parser.add_argument("--rtol", type=float)
     parser.add_argument("--min-agreement", type=float)
@@ -131,25 +132,36 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     if args.command == "export":
-        _select_tensorflow()
+        _select_backend(args.format)
     return _import_quietly(args.handler).run(args)
 
 
-def _select_tensorflow():
-    """Exports run through TensorFlow: select it while Keras is not imported yet.
+# The exporters each backend runs itself; the rest go through TensorFlow.
+_NATIVE_FORMATS = {"jax": {"onnx": "jax2onnx"}, "torch": {"onnx": "torch", "tflite": "litert_torch"}}
 
-    A `.keras` file loads on any backend, so a user whose shell says
-    `KERAS_BACKEND=jax` gets the same files as on TensorFlow, with a note.
+
+def _select_backend(format):
+    """Keeps the shell's backend where it exports `format` itself, else selects TensorFlow.
+
+    JAX exports ONNX (jax2onnx) and PyTorch ONNX and TFLite (litert-torch)
+    through Keras's own exporters; SavedModel, and TFLite from JAX, need
+    TensorFlow. A `.keras` file loads on any backend, so those exports run
+    on TensorFlow, with a note.
     """
     if "keras" in sys.modules:
-        return  # In-process callers keep their backend; the handler checks it.
+        return  # In-process callers keep their backend; the exporter checks it.
     chosen = os.environ.get("KERAS_BACKEND")
-    if chosen and chosen != "tensorflow":
-        print(
-            f"keras-distill export: exporting through TensorFlow (KERAS_BACKEND={chosen} "
-            "applies to training; the .keras file loads on any backend).",
-            file=sys.stderr,
-        )
+    if not chosen or chosen == "tensorflow":
+        return
+    converter = _NATIVE_FORMATS.get(chosen, {}).get(format)
+    if converter and importlib.util.find_spec(converter) is not None:
+        return
+    print(
+        f"keras-distill export: exporting through TensorFlow (KERAS_BACKEND={chosen} "
+        f"{'has no ' + format + ' exporter installed' if converter else 'does not export ' + format}"
+        "; the .keras file loads on any backend).",
+        file=sys.stderr,
+    )
     os.environ["KERAS_BACKEND"] = "tensorflow"
 
 

@@ -17,6 +17,9 @@ LITERT = ["ai-edge-litert>=1.2"]
 TFMOT = ["tensorflow-model-optimization>=0.8.0", "tf-keras>=2.18"]
 PLOT = ["matplotlib>=3.7"]
 EXAMPLES = ["scikit-learn>=1.3"]
+# ONNX from JAX, LiteRT from PyTorch: the converters Keras's own exporters call.
+JAX_EXPORT = ["jax2onnx>=0.17.1"]
+TORCH_EXPORT = ["litert-torch>=0.10"]
 EXPORT = ONNX + LITERT
 JAX = ["jax[cpu]>=0.4.36"]
 TORCH = ["torch>=2.5"]
@@ -34,6 +37,8 @@ setup(
         "onnx": ONNX,
         "litert": LITERT,
         "export": EXPORT,
+        "jax-export": JAX_EXPORT,
+        "torch-export": TORCH_EXPORT,
         "tfmot": TFMOT,
         "plot": PLOT,
         "examples": EXAMPLES,
@@ -43,6 +48,7 @@ setup(
         "hub": HUB,
         "demo": EXAMPLES + EXPORT + PLOT,
         "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"]
-        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING + HUB,
+        + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING + HUB + JAX_EXPORT
+        + TORCH_EXPORT,
     },
 )

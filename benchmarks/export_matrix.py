@@ -1,7 +1,8 @@
 """Export conversion matrix and int8 fallback: a section of benchmarks/results/export.md.
 
-1. Every layer kind of `tests/export_layers.py` exported to SavedModel, TFLite and ONNX and verified
-   (max |diff| against Keras over 256 samples), or the typed error it raises.
+1. Every layer kind of `tests/export_layers.py` exported from each backend (TensorFlow, JAX,
+   PyTorch; one process each) to every format that backend reaches, verified (max |diff| against
+   Keras over 256 samples), or the typed error it raises.
 2. int8 TFLite of a digits CNN with LayerNormalization: fully int8 vs `fallback="auto"`; agreement
    with Keras on the 397 held-out digits (95% Wilson interval), size against float32.
 
@@ -9,10 +10,13 @@
 """
 
 import argparse
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -26,15 +30,32 @@ from keras_distill.errors import ExportVerificationError  # noqa: E402
 from tests import export_layers  # noqa: E402
 
 BEGIN, END = "<!-- export_matrix: begin -->", "<!-- export_matrix: end -->"
+BACKENDS = ("tensorflow", "jax", "torch")
+_BACKEND_NAMES = {"tensorflow": "TF", "jax": "JAX", "torch": "PyTorch"}
+_FORMAT_NAMES = {"saved_model": "SavedModel", "tflite": "TFLite", "onnx": "ONNX"}
 
 
-def matrix(folder):
-    rows = []
+def _reason(error):
+    """What the user reads first: the unconverted ops, else the converter's own last line."""
+    ops = ", ".join(getattr(error, "ops", []))
+    if ops:
+        return ops
+    text = str(error)
+    text = text.split("cannot convert model", 1)[-1].split(": ", 1)[-1]
+    return text.replace("|", "/").replace("\n", " ")[:110]
+
+
+def backend_cells(folder):
+    """`{kind: {format: cell}}` on the current backend, and the backend-level refusals."""
+    cells, refused = {}, {}
     for kind in export_layers.KINDS:
         model, x = export_layers.build(kind)
-        cells = []
+        cells[kind] = {}
         for fmt in export_layers.FORMATS:
+            if fmt in refused:
+                continue
             export = getattr(keras_distill, f"export_{fmt}")
+            start = time.perf_counter()
             try:
                 result = export(model, os.path.join(folder, f"{kind}.{fmt}"), sample_inputs=x,
                                 overwrite=True)
@@ -42,12 +63,28 @@ def matrix(folder):
                 if result.batch_size:
                     cell += f" (batch {result.batch_size})"
             except Exception as error:  # noqa: BLE001 - recording what the user sees
-                ops = ", ".join(getattr(error, "ops", [])) or str(error)[:60]
-                cell = f"`{type(error).__name__}` ({ops})"
-            cells.append(cell)
-            print(kind, fmt, cell, flush=True)
-        rows.append((kind, cells))
-    return rows
+                if "backend; the current backend is" in str(error):
+                    refused[fmt] = str(error)
+                    continue
+                cell = f"`{type(error).__name__}` ({_reason(error)})"
+            cells[kind][fmt] = cell
+            print(keras.backend.backend(), kind, fmt, cell,
+                  f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return cells, refused
+
+
+def matrix():
+    """Every backend's cells, each backend in its own process."""
+    runs = {}
+    for backend in BACKENDS:
+        with tempfile.TemporaryDirectory() as folder:
+            out = os.path.join(folder, "cells.json")
+            env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT)
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--cells", out],
+                           env=env, check=True)
+            with open(out) as f:
+                runs[backend] = json.load(f)
+    return runs
 
 
 def layer_norm_cnn():
@@ -84,21 +121,53 @@ def fallback(folder):
     except ExportVerificationError as error:
         full = error.result
     rows.append(("int8", full))
-    auto = keras_distill.export_tflite(model, os.path.join(folder, "a.tflite"), quantization="int8",
-                                       fallback="auto", **kwargs)
+    try:
+        auto = keras_distill.export_tflite(model, os.path.join(folder, "a.tflite"),
+                                           quantization="int8", fallback="auto", **kwargs)
+    except ExportVerificationError as error:
+        auto = error.result
     rows.append(('int8, fallback="auto"', auto))
     return rows, float32.size_bytes, accuracy, model.count_params()
 
 
-def section(matrix_rows, fallback_rows, float_size, accuracy, params):
-    lines = [BEGIN, "## Conversion matrix, self-contained files, int8 fallback", "",
+def _versions():
+    from importlib import metadata
+
+    names = ("keras", "tensorflow", "jax", "torch", "tf2onnx", "jax2onnx", "litert-torch",
+             "onnxruntime", "ai-edge-litert")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def section(runs, fallback_rows, float_size, accuracy, params):
+    columns = [(b, f) for b in BACKENDS for f in export_layers.FORMATS
+               if f not in runs[b]["refused"]]
+    header = " | ".join(f"{_BACKEND_NAMES[b]} {_FORMAT_NAMES[f]}" for b, f in columns)
+    lines = [BEGIN, "## Conversion matrix (backend x format x layer kind), int8 fallback", "",
              f"Command: `{command_line.command('benchmarks/export_matrix.py')}`", "",
-             "Each layer kind in a small model (`tests/export_layers.py`), exported and verified against "
-             "Keras on 256 samples: max |diff| of the outputs, or the typed error raised (no file "
-             "written). Every artifact takes only the model's own inputs (captured state such as an "
-             "adapted `Normalization`'s mean and variance is frozen to constants).", "",
-             "| layer | SavedModel | TFLite | ONNX |", "|---|---|---|---|"]
-    lines += [f"| {kind} | {' | '.join(cells)} |" for kind, cells in matrix_rows]
+             "Each layer kind in a small model (`tests/export_layers.py`), built and exported on each "
+             "backend (one process per backend) and verified against Keras on 256 samples in the "
+             "format's runtime (TensorFlow, LiteRT's `ai_edge_litert` interpreter, ONNX Runtime): max "
+             "|diff| of the outputs, or the typed error raised (no file written). Routes: TensorFlow "
+             "converts with TensorFlow's TFLite converter and tf2onnx; JAX and PyTorch through Keras's "
+             "own exporters (jax2onnx; `torch.onnx`'s TorchScript exporter with a dynamic batch; "
+             "litert-torch, static shapes, so batch 1). Every artifact takes only the model's own "
+             "inputs (captured state such as an adapted `Normalization`'s mean and variance is frozen "
+             "to constants).", "",
+             f"| layer | {header} |", "|---|" + "---|" * len(columns)]
+    for kind in export_layers.KINDS:
+        cells = [runs[b]["cells"][kind][f] for b, f in columns]
+        lines.append(f"| {kind} | {' | '.join(cells)} |")
+    lines += ["", "Formats a backend does not reach raise `ExportConversionError` before converting:"]
+    for backend in BACKENDS:
+        for fmt, message in runs[backend]["refused"].items():
+            lines.append(f"- {_BACKEND_NAMES[backend]} {_FORMAT_NAMES[fmt]}: {message}")
+    lines += ["", f"Versions: {_versions()}."]
     lines += ["", f"int8 with float fallback: a digits CNN with two LayerNormalization layers "
               f"({params:,} parameters, Keras accuracy {100 * accuracy:.2f}% on the 397 held-out "
               "digits), calibrated on 300 training digits; agreement with Keras on the 397 held-out "
@@ -119,11 +188,18 @@ def section(matrix_rows, fallback_rows, float_size, accuracy, params):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None)
+    parser.add_argument("--cells", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cells:
+        with tempfile.TemporaryDirectory() as folder:
+            cells, refused = backend_cells(folder)
+        with open(args.cells, "w") as f:
+            json.dump({"cells": cells, "refused": refused}, f)
+        return
+    runs = matrix()
     with tempfile.TemporaryDirectory() as folder:
-        matrix_rows = matrix(folder)
         fallback_rows, float_size, accuracy, params = fallback(folder)
-    text = section(matrix_rows, fallback_rows, float_size, accuracy, params)
+    text = section(runs, fallback_rows, float_size, accuracy, params)
     print(text)
     if args.out:
         current = open(args.out).read() if os.path.exists(args.out) else ""

@@ -116,8 +116,8 @@ def test_export_under_jax_selects_tensorflow_with_a_note(tmp_path, saved_cnn):
     assert "ExportResult(format='tflite'" in done.stdout
     # One line of explanation, nothing else: no traceback, no native startup log.
     assert done.stderr.splitlines() == [
-        "keras-distill export: exporting through TensorFlow (KERAS_BACKEND=jax applies to "
-        "training; the .keras file loads on any backend)."
+        "keras-distill export: exporting through TensorFlow (KERAS_BACKEND=jax does not export "
+        "tflite; the .keras file loads on any backend)."
     ]
 
 

@@ -21,7 +21,7 @@ distiller.compile(optimizer="adam", alpha=0.2, temperature=2.0,
 distiller.fit(x, y, epochs=2, verbose=0)
 try:
     kd.export_tflite(student, "{out}/refused.tflite")
-except RuntimeError as error:
+except kd.errors.ExportConversionError as error:
     print("EXPORT-ERROR:", error)
 distiller.save("{out}/distiller.keras")
 student.save("{out}/student.keras")

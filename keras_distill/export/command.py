@@ -84,13 +84,8 @@ def _load_model(path, unsafe):
 def run(args):
     """Handles `keras-distill export`; returns the exit status."""
     from keras_distill.export.export import export
-    from keras_distill.export.signature import require_tensorflow_backend
     from keras_distill.export.verification import ExportVerificationError
 
-    try:
-        require_tensorflow_backend()
-    except RuntimeError as error:
-        return _fail(error)
     try:
         options = _options(args)
         model = _load_model(args.model, args.unsafe)

@@ -8,6 +8,8 @@ EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "ai_edge_litert.interpreter": "litert",
+    "jax2onnx": "jax-export",
+    "litert_torch": "torch-export",
 }
 
 

@@ -1,7 +1,7 @@
 """Running an exported artifact in its own runtime, on flat input arrays.
 
-Each loader takes the artifact's path and the `tf.TensorSpec`s it was
-exported with, and returns `run(flat_inputs) -> list of numpy outputs`,
+Each loader takes the artifact's path and the specs it was exported with
+(`signature.input_specs`), and returns `run(flat_inputs) -> list of numpy outputs`,
 outputs in the order `keras.tree.flatten` gives the Keras model's outputs.
 """
 
@@ -61,8 +61,11 @@ def tflite_runner(path, specs):
     runner = interpreter.get_signature_runner()
     input_details = runner.get_input_details()
     output_details = runner.get_output_details()
-    # The signature lists inputs alphabetically, under the names of `specs`.
-    input_names = [spec.name for spec in specs] or sorted(input_details)
+    # The signature lists inputs alphabetically, under the names of `specs`
+    # (litert-torch names them by position: `args_0`, `args_1`, ...).
+    input_names = [spec.name for spec in specs]
+    if set(input_names) != set(input_details):
+        input_names = sorted(input_details, key=_natural_key)
     output_names = sorted(output_details, key=_natural_key)
     fixed_batch = any(
         list(d.get("shape_signature", d["shape"]))[:1] == [1] for d in input_details.values()
@@ -106,7 +109,13 @@ def tflite_runner(path, specs):
 def onnx_runner(path, specs):
     """Loads an `.onnx` file with ONNX Runtime on the CPU."""
     onnxruntime = import_optional("onnxruntime", "Running an ONNX model")
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # Errors only: jax2onnx's loops leave unused initializers that ONNX
+    # Runtime removes, with a warning on stderr per session.
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(
+        path, sess_options=options, providers=["CPUExecutionProvider"]
+    )
     input_names = [i.name for i in session.get_inputs()]
 
     def run(flat_inputs):

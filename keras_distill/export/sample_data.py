@@ -1,5 +1,7 @@
 """Turning user data into flat input arrays: samples, calibration data, random inputs."""
 
+import sys
+
 import numpy as np
 
 from keras_distill.core import data_checks
@@ -54,7 +56,7 @@ def _fit_to_spec(array, spec, argument, single):
             f"{where} must have shape (batch,) + "
             f"{tuple(spec.shape[1:])}. Received shape {array.shape}."
         )
-    return array.astype(spec.dtype.as_numpy_dtype)
+    return array.astype(signature.numpy_dtype(spec))
 
 
 def flat_samples(model, specs, data, argument, limit=None):
@@ -73,9 +75,9 @@ def flat_samples(model, specs, data, argument, limit=None):
     Returns:
         A list of numpy arrays, one per entry of `specs`, with equal batch sizes.
     """
-    import tensorflow as tf
-
-    if isinstance(data, tf.data.Dataset):
+    # Only a process that imported TensorFlow can hold a `tf.data.Dataset`.
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(data, tf.data.Dataset):
         arrays = _from_dataset(model, data, argument, limit or MAX_DATASET_SAMPLES)
     else:
         arrays = signature.flatten_inputs(model, data, argument)
@@ -99,8 +101,8 @@ def random_samples(specs, num_samples=DEFAULT_NUM_SAMPLES, seed=0):
     arrays = []
     for spec in specs:
         shape = (num_samples,) + tuple(spec.shape[1:])
-        dtype = spec.dtype.as_numpy_dtype
-        if spec.dtype.is_floating:
+        dtype = signature.numpy_dtype(spec)
+        if np.issubdtype(dtype, np.floating):
             arrays.append(rng.standard_normal(shape).astype(dtype))
         else:
             arrays.append(rng.integers(0, 2, size=shape).astype(dtype))

@@ -64,7 +64,9 @@ def export_saved_model(
     print(result)  # ExportResult(format='saved_model', ..., agreement=100.00%, ...)
     ```
     """
-    signature.require_tensorflow_backend()
+    signature.require_backend(
+        "saved_model", ("tensorflow",), " (a SavedModel holds TensorFlow graphs)"
+    )
     return outline.export_verified(
         model, path, "saved_model",
         lambda student, specs, staged, samples, calibration: write_saved_model(

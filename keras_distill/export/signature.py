@@ -34,17 +34,25 @@ def resolve_model(model):
     return model
 
 
-def require_tensorflow_backend():
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "keras_distill.export writes SavedModel, TFLite and ONNX files through "
-            "TensorFlow, and needs the TensorFlow backend; the current backend is "
-            f"{keras.backend.backend()!r}. A student trained on another backend exports "
-            "from a TensorFlow process: save it (`student.save('student.keras')`), then "
-            "run `KERAS_BACKEND=tensorflow keras-distill export student.keras --format "
-            "tflite --out student.tflite` (or load it there with keras.models.load_model "
-            "and call keras_distill.export_tflite)."
-        )
+def require_backend(format, backends, route=""):
+    """Raises `ExportConversionError` when `format` has no route from the current backend.
+
+    Args:
+        format: The export format, for the message.
+        backends: The Keras backends that convert to `format`.
+        route: Why the other backends cannot, for the message.
+    """
+    from keras_distill.core.errors import ExportConversionError
+
+    backend = keras.backend.backend()
+    if backend in backends:
+        return
+    raise ExportConversionError(
+        f"{format} export needs the {' or '.join(backends)} backend; the current backend is "
+        f"{backend!r}{route}. A .keras file loads on any backend: save the student "
+        f"(`student.save('student.keras')`) and run `KERAS_BACKEND={backends[0]} "
+        f"keras-distill export student.keras --format {format} --out ...`."
+    )
 
 
 def _is_shape(value):
@@ -134,14 +142,43 @@ def _input_names(leaves):
 
 
 def input_specs(model):
-    """One `tf.TensorSpec` per model input, named, with a dynamic batch dimension."""
-    import tensorflow as tf
+    """One spec per model input, named, with a dynamic batch dimension.
 
+    On TensorFlow, `tf.TensorSpec`s (the converters trace with them);
+    elsewhere `keras.InputSpec`-like `_Input(shape, dtype, name)` tuples, so
+    that exports from JAX and PyTorch never import TensorFlow.
+    """
     leaves = _leaves(input_structure(model))
-    return [
-        tf.TensorSpec((None,) + tuple(shape[1:]), dtype, name=name)
+    specs = [
+        _Input((None,) + tuple(shape[1:]), dtype, name)
         for (shape, dtype, _), name in zip(leaves, _input_names(leaves))
     ]
+    if keras.backend.backend() != "tensorflow":
+        return specs
+    import tensorflow as tf
+
+    return [tf.TensorSpec(s.shape, s.dtype, name=s.name) for s in specs]
+
+
+def numpy_dtype(spec):
+    """The numpy dtype of a `tf.TensorSpec` or an `_Input`."""
+    import numpy as np
+
+    return np.dtype(getattr(spec.dtype, "as_numpy_dtype", spec.dtype))
+
+
+def keras_signature(model, specs, batch_size=None):
+    """`specs` as the `input_signature` Keras's own exporters take.
+
+    One `keras.InputSpec`-shaped `KerasTensor` per input, named like `specs`,
+    nested like the model's inputs and wrapped as the single argument of
+    `call`.
+    """
+    tensors = [
+        keras.KerasTensor((batch_size,) + tuple(s.shape[1:]), str(numpy_dtype(s)), name=s.name)
+        for s in specs
+    ]
+    return [_pack(input_structure(model), tensors)]
 
 
 def pack_inputs(model, flat_inputs):

@@ -2,10 +2,13 @@
 
 import tempfile
 
+import keras
+
 from keras_distill.core.native_output import quiet_native_output
 from keras_distill.export import conversion_errors
 from keras_distill.export import converter as converter_lib
 from keras_distill.export import int8_fallback
+from keras_distill.export import keras_exporters
 from keras_distill.export import outline
 from keras_distill.export import sample_data
 from keras_distill.export import saved_model
@@ -154,6 +157,12 @@ def export_tflite(
     one sample per call). Ops the builtins lack raise an
     `ExportConversionError` naming the op, the layer and the fix.
 
+    On PyTorch, Keras's LiteRT exporter converts the student with
+    litert-torch (float32 only; static shapes, so `result.batch_size == 1`).
+    JAX has no TFLite converter that does not go through TensorFlow: there
+    the export raises an `ExportConversionError` naming the route (save the
+    student, export it from TensorFlow or PyTorch).
+
     Args:
         model: A `keras_distill.Distiller` (its student is exported, never
             its teacher) or a built `keras.Model`.
@@ -207,11 +216,19 @@ def export_tflite(
     )
     ```
     """
-    signature.require_tensorflow_backend()
+    signature.require_backend(
+        "tflite", ("tensorflow", "torch"),
+        " (JAX reaches TFLite only through jax2tf and TensorFlow's converter)",
+    )
     _check_options(quantization, representative_data, int8_io)
     _check_fallback(fallback, quantization, int8_io)
     if verify:
         import_optional("ai_edge_litert.interpreter", "Verifying a TFLite export")
+    if keras.backend.backend() == "torch":
+        return _export_with_litert_torch(
+            model, path, quantization, allow_select_tf_ops, overwrite, verify, sample_inputs,
+            atol, rtol, min_agreement,
+        )
 
     def calibrate(student, specs):
         if representative_data is None:
@@ -242,4 +259,27 @@ def export_tflite(
         model, path, "tflite", write, overwrite=overwrite, verify=verify,
         sample_inputs=sample_inputs, atol=atol, rtol=rtol, min_agreement=min_agreement,
         quantization=quantization, calibrate=calibrate,
+    )
+
+
+def _export_with_litert_torch(
+    model, path, quantization, allow_select_tf_ops, overwrite, verify, sample_inputs, atol,
+    rtol, min_agreement,
+):
+    """`export_tflite` on PyTorch: float32 through Keras's LiteRT exporter."""
+    if quantization is not None or allow_select_tf_ops:
+        option = "allow_select_tf_ops=True" if allow_select_tf_ops else \
+            f"quantization={quantization!r}"
+        raise ValueError(
+            f"On the PyTorch backend, TFLite export (litert-torch) writes float32 models only; "
+            f"{option} needs TensorFlow's converter. Save the student and export it with "
+            "`KERAS_BACKEND=tensorflow keras-distill export student.keras --format tflite`."
+        )
+
+    def write(student, specs, staged, samples, calibration):
+        return {"batch_size": keras_exporters.write_tflite(student, specs, staged)}
+
+    return outline.export_verified(
+        model, path, "tflite", write, overwrite=overwrite, verify=verify,
+        sample_inputs=sample_inputs, atol=atol, rtol=rtol, min_agreement=min_agreement,
     )

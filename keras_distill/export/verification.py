@@ -164,7 +164,7 @@ def report(
 
     Args:
         model: The exported `keras.Model`.
-        specs: The `tf.TensorSpec`s the artifact was exported with.
+        specs: The specs the artifact was exported with (`signature.input_specs`).
         staged: Where the artifact is now (before it is renamed to `path`).
         path: The artifact's final path, for the result.
         format: A key of `runtimes.RUNNERS`.
