@@ -1,7 +1,9 @@
-"""Reading and atomically writing teacher-cache `.npz` files."""
+"""Reading and atomically writing teacher-cache `.npz` files: the fields and their checks."""
 
+import json
 import os
 
+import keras
 import numpy as np
 
 from keras_distill.cache import fingerprint as fingerprint_lib
@@ -17,6 +19,69 @@ FIX = (
 )
 _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
+
+
+def write_cache(path, outputs, fingerprint, num_classes, views, view_seed, augmentation):
+    """Writes a `TeacherCache`'s arrays and settings to `path` atomically.
+
+    Dense logits go under `logits`; a top-k cache's fields under their own
+    names. The views' settings are written only for a cache of views.
+    """
+    top_k = outputs["indices"].shape[-1] if isinstance(outputs, dict) else None
+    arrays = dict(outputs) if top_k else {"logits": outputs}
+    arrays.update(
+        fingerprint=np.array(fingerprint),
+        top_k=np.array(top_k or 0),
+        num_classes=np.array(num_classes),
+        format_version=np.array(fingerprint_lib.FORMAT_VERSION),
+    )
+    if views:
+        arrays.update(
+            views=np.array(views),
+            view_seed=np.array(view_seed),
+            augmentation=np.array(json.dumps(keras.saving.serialize_keras_object(augmentation))),
+        )
+    write(path, arrays)
+
+
+def read_cache(path):
+    """Reads and checks a file of `write_cache`.
+
+    Returns:
+        A dict of `fingerprint` (str), `top_k` (0 for dense), `num_classes`,
+        `views` (or `None`), `view_seed`, `augmentation` (rebuilt, or `None`)
+        and `outputs` (the dense logits, or the dict of top-k fields).
+
+    Raises:
+        CorruptFileError: As `read` and `check_fields`, or the view
+            augmentation cannot be rebuilt.
+        StaleCacheError: The file has another format version.
+    """
+    fields = read(path)
+    check_fields(path, fields)
+    stored = dict(
+        fingerprint=str(fields.pop("fingerprint")),
+        top_k=int(fields.pop("top_k")),
+        num_classes=int(fields.pop("num_classes")),
+        views=int(fields.pop("views", 0)) or None,
+        view_seed=int(fields.pop("view_seed", 0)),
+    )
+    augmentation = fields.pop("augmentation", None)
+    if augmentation is not None:
+        try:
+            augmentation = keras.saving.deserialize_keras_object(
+                json.loads(str(augmentation)), safe_mode=True
+            )
+        except Exception as error:  # noqa: BLE001 - any failure means an unusable file
+            raise CorruptFileError(
+                path, WHAT, f"its view augmentation cannot be rebuilt ({error})", FIX
+            ) from None
+    fields.pop("format_version")  # checked by `check_fields`
+    stored.update(
+        augmentation=augmentation,
+        outputs=fields["logits"] if "logits" in fields else fields,
+    )
+    return stored
 
 
 def write(path, arrays):

@@ -1,8 +1,6 @@
 """TeacherCache: a frozen teacher's logits, computed once and reused every epoch."""
 
 import functools
-import json
-import numbers
 import os
 import re
 import warnings
@@ -11,6 +9,7 @@ import keras
 import numpy as np
 
 from keras_distill.api_export import register
+from keras_distill.cache import cache_checks
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.cache import teacher_pass
@@ -24,8 +23,6 @@ from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import cache_origin
 from keras_distill.core import data_checks
 from keras_distill.core import packed_inputs
-from keras_distill.core.errors import CorruptFileError
-from keras_distill.core.errors import InvalidDataError
 from keras_distill.core.errors import StaleCacheError
 
 # A teacher or data digest of `fingerprint.py` (blake2b, 16 bytes, in hex).
@@ -168,12 +165,12 @@ class TeacherCache:
             A `TeacherCache`.
         """
         teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
-        _check_arguments(teacher, x, batch_size, top_k)
+        cache_checks.check_arguments(teacher, x, batch_size, top_k)
         if path is not None:
             # Before the teacher pass, not when its result cannot be written.
             atomic_files.check_target(path, overwrite=True)
         data_checks.check_samples(x, "x")
-        _check_top_k(teacher, top_k)
+        cache_checks.check_top_k(teacher, top_k)
         check_views(views, augmentation, seed)
         logits_fn = teacher_pass.logits_fn(teacher, teacher_activation)
         storage = views_part(views, augmentation, seed)
@@ -195,7 +192,7 @@ class TeacherCache:
             outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
         else:
             outputs = label_views(model, x, views, augmentation, seed, batch_size, verbose)
-        _check_teacher_outputs(outputs)
+        cache_checks.check_teacher_outputs(outputs)
         cache = cls(
             outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,
             augmentation=augmentation,
@@ -229,25 +226,9 @@ class TeacherCache:
                 "`TeacherCache.load` needs `teacher` and `x` (or `fingerprint`) to check "
                 "that the cache belongs to them; a stale cache must not be reused."
             )
-        fields = cache_file.read(path)
-        cache_file.check_fields(path, fields)
-        stored = str(fields.pop("fingerprint"))
-        top_k = int(fields.pop("top_k"))
-        num_classes = int(fields.pop("num_classes"))
-        views = int(fields.pop("views", 0)) or None
-        view_seed = int(fields.pop("view_seed", 0))
-        augmentation = fields.pop("augmentation", None)
-        if augmentation is not None:
-            try:
-                augmentation = keras.saving.deserialize_keras_object(
-                    json.loads(str(augmentation)), safe_mode=True
-                )
-            except Exception as error:  # noqa: BLE001 - any failure means an unusable file
-                raise CorruptFileError(
-                    path, cache_file.WHAT, f"its view augmentation cannot be rebuilt ({error})",
-                    cache_file.FIX,
-                ) from None
-        fields.pop("format_version")  # checked by `check_fields`
+        stored = cache_file.read_cache(path)
+        top_k, views, view_seed = stored["top_k"], stored["views"], stored["view_seed"]
+        augmentation = stored["augmentation"]
         if fingerprint is None:
             teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
             teacher_part = teacher_pass.teacher_fingerprint(
@@ -257,36 +238,23 @@ class TeacherCache:
             fingerprint = fingerprint_lib.fingerprint(
                 teacher_part, fingerprint_lib.data_fingerprint(x)
             )
-        if stored != fingerprint:
+        if stored["fingerprint"] != fingerprint:
             raise StaleCacheError(
                 f"The cache {path!r} is stale: it was computed from another teacher "
                 "(weights or output activation) or other inputs. Recompute it with "
                 "`TeacherCache.compute(teacher, x, path=...)`."
             )
-        outputs = fields["logits"] if "logits" in fields else fields
         return cls(
-            outputs, stored, num_classes=num_classes, path=path, views=views,
-            view_seed=view_seed, augmentation=augmentation,
+            stored["outputs"], stored["fingerprint"], num_classes=stored["num_classes"],
+            path=path, views=views, view_seed=view_seed, augmentation=augmentation,
         )
 
     def save(self, path):
         """Writes the cache to `path` (`.npz`) atomically: a failure leaves no partial file."""
-        arrays = dict(self._outputs) if self.top_k else {"logits": self._outputs}
-        arrays.update(
-            fingerprint=np.array(self._fingerprint),
-            top_k=np.array(self.top_k or 0),
-            num_classes=np.array(self._num_classes),
-            format_version=np.array(fingerprint_lib.FORMAT_VERSION),
+        cache_file.write_cache(
+            path, self._outputs, self._fingerprint, self._num_classes, self._views,
+            self._view_seed, self._augmentation,
         )
-        if self._views:
-            arrays.update(
-                views=np.array(self._views),
-                view_seed=np.array(self._view_seed),
-                augmentation=np.array(
-                    json.dumps(keras.saving.serialize_keras_object(self._augmentation))
-                ),
-            )
-        cache_file.write(path, arrays)
         self._path = path
 
     def inputs(self, x):
@@ -303,7 +271,7 @@ class TeacherCache:
             feeds its model inputs to the student and uses the cached logits
             instead of running the teacher.
         """
-        self._check_data(x)
+        cache_checks.check_data(x, len(self), self._fingerprint)
         seeds = None if not self._views else view_seeds(len(self), self._views, self._view_seed)
         for array in keras.tree.flatten(self._outputs):
             self._mark_origin(array)
@@ -409,21 +377,6 @@ class TeacherCache:
             parts.append(f"path={self.path!r}")
         return f"TeacherCache({', '.join(parts)})"
 
-    def _check_data(self, x):
-        lengths = {np.shape(array)[0] for array in keras.tree.flatten(x)}
-        if lengths != {len(self)}:
-            raise ValueError(
-                f"`x` has {sorted(lengths)} samples but the cache holds {len(self)}. "
-                "Pass the same inputs, in the same order, as to `TeacherCache.compute`."
-            )
-        data_part = self._fingerprint.rsplit("-", 1)[-1]
-        if fingerprint_lib.data_fingerprint(x) != data_part:
-            raise ValueError(
-                "`x` is not the data this cache was computed on (its fingerprint "
-                "differs): pass the same inputs, in the same order, as to "
-                "`TeacherCache.compute`, or compute a cache for these inputs."
-            )
-
     def _mark_origin(self, obj):
         """Lets `Distiller.fit` check that `obj` comes from its own teacher."""
         teacher_part = self._fingerprint.rsplit("-", 1)[0]
@@ -446,53 +399,3 @@ class TeacherCache:
                 "`cache.save(path)` first."
             )
         return cls.load(config["path"], fingerprint=config["fingerprint"])
-
-
-def _check_arguments(teacher, x, batch_size, top_k):
-    if not isinstance(teacher, keras.Model):
-        raise TypeError(
-            f"`teacher` must be a keras.Model or a Distiller. Received: {teacher!r} "
-            f"of type {type(teacher).__name__}."
-        )
-    if _is_dataset(x):
-        raise TypeError(
-            "`x` must be NumPy arrays (or a nested structure of them), not a dataset: "
-            "the cache is indexed by sample. Received a "
-            f"{type(x).__name__}."
-        )
-    if packed_inputs.is_packed(x):
-        raise ValueError("`x` already carries cached teacher logits; pass the plain inputs.")
-    for name, value in (("batch_size", batch_size), ("top_k", top_k)):
-        if value is None and name == "top_k":
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
-def _check_teacher_outputs(outputs):
-    arrays = [outputs["log_probs"], outputs["tail_mass"]] if isinstance(outputs, dict) else [outputs]
-    for array in arrays:
-        finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
-        if not finite.all():
-            raise InvalidDataError(
-                f"The teacher emits NaN or inf logits for {int((~finite).sum())} of "
-                f"{len(array)} samples (first: index {int(np.flatnonzero(~finite)[0])}) although "
-                "the inputs are finite: check its weights (a diverged training run?) or its last "
-                "layers. No cache was written."
-            )
-
-
-def _check_top_k(teacher, top_k):
-    outputs = getattr(teacher, "outputs", None)
-    if top_k is None or not outputs or outputs[0].shape[-1] is None:
-        return
-    classes = outputs[0].shape[-1]
-    if top_k > classes:
-        raise ValueError(
-            f"`top_k` must be at most the number of classes of the teacher ({classes}). "
-            f"Received: top_k={top_k}. Use top_k={classes} (or None) to keep every logit."
-        )
-
-
-def _is_dataset(x):
-    return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)

@@ -1,19 +1,12 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
-import types
-import warnings
-
 import keras
-from keras import ops
 
 from keras_distill import losses as losses_lib
 from keras_distill.api_export import register
-from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.core import argument_validation as validation
-from keras_distill.core import cache_consistency as augmentation
 from keras_distill.core import distribution
 from keras_distill.core import packed_inputs
-from keras_distill.core import token_masks
 from keras_distill.core.output_logits import TeacherLogits
 from keras_distill.core.output_logits import probabilities_to_logits
 from keras_distill.core.output_logits import resolve_output_activation
@@ -21,6 +14,7 @@ from keras_distill.distiller import batch_views
 from keras_distill.distiller import data_guard
 from keras_distill.distiller import fit_checks
 from keras_distill.distiller import frozen_variables
+from keras_distill.distiller import loss_assembly
 from keras_distill.distiller import model_checks
 from keras_distill.distiller import multi_worker
 from keras_distill.distiller import saving
@@ -28,20 +22,10 @@ from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
 from keras_distill.language import hooks as language
-from keras_distill.losses.distillation_loss import check_reads_top_k
-
-_BATCH_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
-# Keys of what `call` returns inside a training step (see `Distiller.call`).
-_STUDENT = "student_outputs"
-_TEACHER = "teacher_logits"
-_SHARES = "mix_shares"
-_PARTNERS = "mix_partners"
-_TEACHER_FEATURES = "teacher_features"
-_STUDENT_FEATURES = "student_features"
 
 
 @register
-class Distiller(keras.Model):
+class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
     """Trains a student to match a frozen teacher and the labels, with `fit`.
 
     On every training step the teacher runs once, in inference mode and
@@ -142,27 +126,7 @@ class Distiller(keras.Model):
         name="distiller",
         **kwargs,
     ):
-        validation.check_model(teacher, "teacher")
-        validation.check_model(student, "student")
-        if teacher is student:
-            raise ValueError("`teacher` and `student` must be different models.")
-        language.check_models(teacher, student)
-        if getattr(teacher, "outputs", None) and getattr(student, "outputs", None):
-            validation.check_compatible_shapes(
-                teacher.outputs[0].shape, student.outputs[0].shape
-            )
-        model_checks.check_input_shapes(teacher, student)
-        if augmentation is not None and not callable(augmentation):
-            raise TypeError(
-                "`augmentation` must be a callable applied to a batch of inputs, such "
-                "as a keras.Sequential of random preprocessing layers. Received: "
-                f"augmentation={augmentation!r}."
-            )
-        if mix is not None and not isinstance(mix, BatchMix):
-            raise TypeError(
-                "`mix` must be `keras_distill.augment.MixUp(...)`, `CutMix(...)` or "
-                f"None. Received: mix={mix!r}."
-            )
+        model_checks.check_arguments(teacher, student, augmentation, mix)
         super().__init__(name=name, **kwargs)
         self.teacher = teacher
         self.student = student
@@ -171,9 +135,6 @@ class Distiller(keras.Model):
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed, name="mix_seed")
         self._in_train_step = False
-        # The trainable variables the train function was built for.
-        self._trained_variables = None
-        self._teacher_ids = None
         self.teacher_activation = teacher_activation
         self.student_activation = student_activation
         self._teacher_output_activation = resolve_output_activation(
@@ -208,44 +169,10 @@ class Distiller(keras.Model):
         self._distiller_compile_config = None
         self.built = True
 
-    # The teacher stays out of training without its `trainable` flag being
-    # touched: the user's teacher keeps its own flags, and saving or
-    # fine-tuning it later behaves as before the Distiller existed.
     @property
     def features(self):
         """The `FeaturePair`s the student matches (an empty list without features)."""
         return self._features.resolved_pairs() if self._features is not None else []
-
-    def _teacher_variable_ids(self):
-        # Kept per build of the train function: without `jit_compile`, the
-        # JAX trainer looks the trainable variables up several times a step.
-        if self._teacher_ids is not None:
-            return self._teacher_ids
-        return frozenset(id(v) for v in self.teacher.variables)
-
-    @property
-    def trainable_weights(self):
-        teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_weights if id(v) not in teacher]
-
-    @property
-    def trainable_variables(self):
-        teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_variables if id(v) not in teacher]
-
-    @property
-    def non_trainable_weights(self):
-        if not self.trainable:
-            return super().non_trainable_weights
-        teacher = self._teacher_variable_ids()
-        return [v for v in self.weights if not v.trainable or id(v) in teacher]
-
-    @property
-    def non_trainable_variables(self):
-        if not self.trainable:
-            return super().non_trainable_variables
-        teacher = self._teacher_variable_ids()
-        return [v for v in self.variables if not v.trainable or id(v) in teacher]
 
     @property
     def alpha(self):
@@ -295,31 +222,19 @@ class Distiller(keras.Model):
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, `weighted_metrics`, ...).
         """
-        if loss is not None and student_loss_fn is not None:
-            raise ValueError(
-                "Pass the hard-label loss as `student_loss_fn` or as `loss`, not both."
-            )
-        if student_loss_fn is None:
-            student_loss_fn = loss
+        student_loss_fn = student_loss_lib.either(student_loss_fn, loss)
         alpha = validation.check_alpha(alpha)
         temperature = validation.check_temperature(temperature)
-        if student_loss_fn is None and alpha > 0:
-            raise ValueError(
-                "`student_loss_fn` is required when `alpha` > 0 (received "
-                f"alpha={alpha}); pass a Keras loss such as "
-                "keras.losses.SparseCategoricalCrossentropy(from_logits=True), or "
-                "alpha=0 to train on the teacher alone."
-            )
+        student_loss_lib.check_given(student_loss_fn, alpha)
         self.student_loss_fn = student_loss_lib.resolve(student_loss_fn)
         self.distillation_loss_fn = losses_lib.get(distillation_loss_fn)
-        self._warn_on_logits_mismatch()
+        student_loss_lib.warn_on_logits_mismatch(
+            self.student_loss_fn, self._student_output_activation
+        )
         super().compile(optimizer=optimizer, metrics=metrics, loss=None, **kwargs)
         self._alpha.assign(alpha)
         self._temperature.assign(temperature)
-        # Serialized when asked for, as Keras's own compile config is: Keras's
-        # serialization imports TensorFlow, which JAX and torch need not load.
-        # (A read-only mapping: a dict attribute would track the metrics in it.)
-        self._distiller_compile_config = types.MappingProxyType(dict(
+        self._distiller_compile_config = saving.compile_settings(
             optimizer=optimizer,
             metrics=metrics,
             student_loss_fn=student_loss_fn,
@@ -327,21 +242,7 @@ class Distiller(keras.Model):
             alpha=alpha,
             temperature=temperature,
             **kwargs,
-        ))
-
-    def _warn_on_logits_mismatch(self):
-        from_logits = getattr(self.student_loss_fn, "from_logits", None)
-        if from_logits is None:
-            from_logits = getattr(self.student_loss_fn, "_fn_kwargs", {}).get("from_logits")
-        activation = self._student_output_activation
-        if from_logits and activation in ("softmax", "sigmoid"):
-            warnings.warn(
-                f"The student ends in {activation} but `student_loss_fn` has "
-                "from_logits=True: the hard-label loss will treat probabilities as "
-                "logits. Use from_logits=False, or remove the student's final "
-                "activation.",
-                stacklevel=3,
-            )
+        )
 
     def call(self, inputs, training=None):
         """The student's outputs; inside `fit`'s step, also the teacher's logits.
@@ -355,54 +256,7 @@ class Distiller(keras.Model):
         inputs, cached = packed_inputs.unpack(inputs)
         if not (training and self._in_train_step):
             return self.student(inputs, training=training)
-        shares = partners = None
-        if cached is not None and self._features is not None:
-            raise ValueError(
-                "Feature distillation needs the teacher's intermediate layers, which a "
-                "TeacherCache does not hold: fit the Distiller with `features` on the "
-                "inputs themselves (the online teacher), not on cached inputs."
-            )
-        if cached is None:
-            if self.augmentation is not None:
-                inputs = batch_views.augment(self.augmentation, inputs, self._seed_generator)
-            if self.mix is not None:
-                inputs, shares, partners = self.mix(inputs, self._seed_generator)
-            if self._features is not None:
-                return self._call_with_features(inputs, shares, partners)
-            teacher_logits = self.teacher_logits(inputs)
-        elif seeds is not None:
-            inputs, teacher_logits = batch_views.cached_view(self, inputs, cached, seeds)
-        else:
-            batch_views.check_no_augmentation_with_cache(self.augmentation, self.mix)
-            augmentation.warn_if_augmented(self.student)
-            teacher_logits = packed_inputs.cached_teacher_logits(cached)
-        outputs = {
-            _STUDENT: self.student(inputs, training=True),
-            _TEACHER: teacher_logits,
-        }
-        if shares is not None:
-            outputs[_SHARES], outputs[_PARTNERS] = shares, partners
-        return outputs
-
-    def _call_with_features(self, inputs, shares, partners):
-        """One teacher pass and one student pass, recording the matched layers."""
-        with self._features.record("teacher") as recording:
-            teacher_logits = self.teacher_logits(inputs)
-        teacher_features = self._features.teacher_features(recording, teacher_logits)
-        with self._features.record("student") as recording:
-            student_outputs = self.student(inputs, training=True)
-        student_features = self._features.student_features(
-            recording, self.student_logits(student_outputs)
-        )
-        outputs = {
-            _STUDENT: student_outputs,
-            _TEACHER: teacher_logits,
-            _TEACHER_FEATURES: teacher_features,
-            _STUDENT_FEATURES: student_features,
-        }
-        if shares is not None:
-            outputs[_SHARES], outputs[_PARTNERS] = shares, partners
-        return outputs
+        return batch_views.training_outputs(self, inputs, cached, seeds)
 
     def teacher_logits(self, x):
         """The frozen teacher's logits for `x`, float32, without gradient."""
@@ -426,15 +280,8 @@ class Distiller(keras.Model):
             StaleCacheError: `x` carries a teacher cache of another teacher.
             ValueError: `temperature` or `alpha` out of range.
         """
-        callbacks = kwargs["callbacks"] if "callbacks" in kwargs else _positional(args, 5)
-        for callback in getattr(callbacks, "callbacks", callbacks) or ():
-            before_fit = getattr(callback, "before_fit", None)
-            if before_fit is not None:
-                before_fit(self)
-        if self._trained_variables != self._trainable_ids():
-            # Layers were frozen or unfrozen since the step was built (plain
-            # Keras would need another `compile`): build it again.
-            self.train_function = None
+        fit_checks.run_before_fit(self, args, kwargs)
+        self._drop_stale_train_function()
         # Text goes through a keras-hub student's preprocessor, as in `CausalLM.fit`.
         args, kwargs = language.fit_arguments(self, args, kwargs)
         args, kwargs = fit_checks.checked_fit_arguments(self, args, kwargs)
@@ -449,9 +296,6 @@ class Distiller(keras.Model):
     def generate(self, *args, **kwargs):
         """The student's `generate` (a keras-hub `CausalLM` student), e.g. after `fit`."""
         return language.generate(self, *args, **kwargs)
-
-    def _trainable_ids(self):
-        return tuple(id(v) for v in self.trainable_variables)
 
     def train_step(self, *args, **kwargs):
         """Runs the backend's own training step on the distillation loss.
@@ -471,14 +315,7 @@ class Distiller(keras.Model):
 
     def make_train_function(self, force=False):
         if self.train_function is None or force:
-            self._teacher_ids = None  # look at the teacher afresh for this build
-            self._teacher_ids = self._teacher_variable_ids()
-            trainable = self._trainable_ids()
-            if self._trained_variables not in (None, trainable):
-                # On JAX the evaluation and prediction steps also map their
-                # state to the trainable variables of their build.
-                self.test_function = self.predict_function = None
-            self._trained_variables = trainable
+            self._note_train_function_build()
         with frozen_variables.fresh_trace(self, "train_step"):
             return super().make_train_function(force=force)
 
@@ -510,53 +347,14 @@ class Distiller(keras.Model):
         `distillation_loss` metrics. Elsewhere (`evaluate`) it is the
         hard-label loss plus regularization.
         """
-        outputs = _student_outputs(y_pred)
-        # One cross-replica reduction per step, shared by every loss term.
-        correction = distribution.global_batch_correction(outputs)
-        if isinstance(y_pred, dict) and _TEACHER in y_pred:
-            total, student_loss, distillation_loss = self._distillation_terms(
-                y, outputs, y_pred[_TEACHER], sample_weight, correction,
-                y_pred.get(_SHARES), y_pred.get(_PARTNERS),
-            )
-            if _TEACHER_FEATURES in y_pred:
-                feature_loss = _corrected(self._features.loss(
-                    y_pred[_TEACHER_FEATURES], y_pred[_STUDENT_FEATURES], sample_weight
-                ), correction)
-                total = total + feature_loss
-                self.feature_loss_tracker.update_state(
-                    _local_mean(feature_loss, correction), sample_weight=ops.shape(outputs)[0]
-                )
-            self.non_finite_tracker.update_state(x, y_pred[_TEACHER], total)
-        else:
-            student_loss = self._student_loss(y, outputs, sample_weight, correction)
-            distillation_loss = None
-            total = self._with_regularization(student_loss)
-        batch_size = ops.shape(outputs)[0]
-        # Log each replica's local mean weighted by its local batch, so the
-        # epoch means are global-batch means even for uneven last batches
-        # (the shares above are scaled for the gradient, not for logging).
-        batch_mean = getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS
-        self.student_loss_tracker.update_state(
-            _local_mean(student_loss, correction if batch_mean else 1.0), sample_weight=batch_size
-        )
-        if distillation_loss is not None:
-            self.distillation_loss_tracker.update_state(
-                _local_mean(distillation_loss, correction), sample_weight=batch_size
-            )
-        return total
+        return loss_assembly.total_loss(self, x, y, y_pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """The compiled metrics, on the student's outputs."""
-        training = isinstance(y_pred, dict) and _TEACHER in y_pred
-        logs = super().compute_metrics(x, y, _student_outputs(y_pred), sample_weight)
-        if not training:
-            logs.pop(self.distillation_loss_tracker.name, None)
-            logs.pop("feature_loss", None)
-            logs.pop(self.non_finite_tracker.name, None)
-        if self.student_loss_fn is None:
-            # Without a hard-label loss the tracker only ever holds zeros.
-            logs.pop(self.student_loss_tracker.name, None)
-        return logs
+        logs = super().compute_metrics(
+            x, y, loss_assembly.student_outputs(y_pred), sample_weight
+        )
+        return loss_assembly.reported_losses(self, logs, y_pred)
 
     def compute_distillation_loss(
         self, y, y_pred, teacher_logits, sample_weight=None, shares=None, partners=None
@@ -580,84 +378,9 @@ class Distiller(keras.Model):
             partners: With batch mixing, the partner index of each sample.
         """
         correction = distribution.global_batch_correction(y_pred)
-        return self._distillation_terms(
-            y, y_pred, teacher_logits, sample_weight, correction, shares, partners
+        return loss_assembly.distillation_terms(
+            self, y, y_pred, teacher_logits, sample_weight, correction, shares, partners
         )
-
-    def _distillation_terms(
-        self, y, y_pred, teacher_logits, sample_weight, correction, shares, partners
-    ):
-        # A top-k cache stays sparse; the distillation loss reads its fields.
-        if isinstance(teacher_logits, dict):
-            check_reads_top_k(self.distillation_loss_fn)
-        else:
-            validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
-        alpha = ops.cast(self._alpha, "float32")
-        if shares is None:
-            student_loss = self._student_loss(y, y_pred, sample_weight, correction)
-        else:
-            student_loss = self._mixed_student_loss(
-                y, y_pred, sample_weight, correction, shares, partners
-            )
-        # Sequence outputs with a Keras mask: the distillation loss averages
-        # over the valid tokens, as the hard-label Keras loss does.
-        distillation_weight = token_masks.masked_weights(
-            sample_weight, token_masks.keras_mask(y_pred)
-        )
-        extra = {}
-        if getattr(self.distillation_loss_fn, "uses_labels", False):
-            extra["labels"] = y
-        if getattr(self.distillation_loss_fn, "uses_step", False):
-            extra["step"] = self.optimizer.iterations if self.optimizer is not None else 0
-        distillation_loss = self.distillation_loss_fn(
-            teacher_logits,
-            self.student_logits(y_pred),
-            sample_weight=distillation_weight,
-            temperature=self._temperature,
-            activation=self._teacher_output_activation or self._student_output_activation,
-            **extra,
-        )
-        distillation_loss = _corrected(ops.cast(distillation_loss, "float32"), correction)
-        total = alpha * student_loss + (1.0 - alpha) * distillation_loss
-        total = self._with_regularization(total)
-        return total, student_loss, distillation_loss
-
-    def _student_loss(self, y, y_pred, sample_weight, correction):
-        """The hard-label loss as this replica's share of the global-batch mean."""
-        if self.student_loss_fn is None:
-            return ops.zeros((), "float32")
-        validation.check_labels(y, y_pred)
-        if sample_weight is not None:
-            # Keras losses apply a Keras mask with `sample_weight *= mask`, which
-            # on torch rescales the caller's tensor in place: the distillation
-            # terms would get the mask twice. The loss gets its own copy.
-            sample_weight = ops.copy(sample_weight)
-        loss = ops.cast(self.student_loss_fn(y, y_pred, sample_weight), "float32")
-        if getattr(self.student_loss_fn, "reduction", None) in _BATCH_MEAN_REDUCTIONS:
-            loss = _corrected(loss, correction)
-        return loss
-
-    def _mixed_student_loss(self, y, y_pred, sample_weight, correction, shares, partners):
-        """`mean_i w_i (s_i * l(y_i) + (1 - s_i) * l(y_partner(i)))` for mixed inputs."""
-        if self.student_loss_fn is None:
-            return ops.zeros((), "float32")
-        weight = ops.ones_like(shares) if sample_weight is None else ops.reshape(
-            ops.cast(sample_weight, "float32"), ops.shape(shares)
-        )
-        partner_y = keras.tree.map_structure(lambda t: ops.take(t, partners, axis=0), y)
-        own = self._student_loss(y, y_pred, weight * shares, correction)
-        other = self._student_loss(partner_y, y_pred, weight * (1.0 - shares), correction)
-        return own + other
-
-    def _with_regularization(self, loss):
-        # On JAX the trainer hands the losses collected during the forward pass
-        # to `compute_loss` through `_losses_override`; the teacher is frozen,
-        # so they are the student's (and any augmentation layer's).
-        extra = self._losses_override or self.student.losses
-        if not extra:
-            return loss
-        total = ops.sum([ops.cast(ops.sum(value), "float32") for value in extra])
-        return loss + distribution.scale_loss(total)
 
     def _check_compiled(self):
         if self.distillation_loss_fn is None:
@@ -702,72 +425,17 @@ class Distiller(keras.Model):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            teacher=saving.without_compile_config(keras.saving.serialize_keras_object(self.teacher)),
-            student=saving.without_compile_config(keras.saving.serialize_keras_object(self.student)),
-            teacher_activation=self.teacher_activation,
-            student_activation=self.student_activation,
-            augmentation=keras.saving.serialize_keras_object(self.augmentation),
-            mix=keras.saving.serialize_keras_object(self.mix),
-            seed=self.seed,
-        )
-        if self._features is not None:
-            config["features"] = [
-                keras.saving.serialize_keras_object(pair) for pair in self.features
-            ]
-        config.update(language.config(self.teacher, self.student))
-        return config
+        return saving.distiller_config(self, super().get_config())
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
-        config["student"] = keras.saving.deserialize_keras_object(config["student"])
-        config = language.restore(config)
-        for key in ("augmentation", "mix"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        if config.get("features"):
-            config["features"] = [
-                keras.saving.deserialize_keras_object(pair) for pair in config["features"]
-            ]
-        return cls(**config)
+        return cls(**saving.constructor_arguments(config))
 
     def get_compile_config(self):
-        if self._distiller_compile_config is None:
-            return {}
-        return saving.portable_compile_config(
-            keras.saving.serialize_keras_object(dict(self._distiller_compile_config))
-        )
+        return saving.compile_config(self._distiller_compile_config)
 
     def compile_from_config(self, config):
         config = saving.portable_compile_config(config)
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
-
-
-def _corrected(loss, correction):
-    """`loss * correction`, without an op where there is nothing to correct."""
-    if isinstance(correction, float) and correction == 1.0:
-        return loss
-    return loss * correction
-
-
-def _local_mean(share, correction):
-    """A replica's loss share back to its local-batch mean (0 for an empty replica)."""
-    value = distribution.unscale_loss(share)
-    if isinstance(correction, float):
-        return value if correction == 1.0 else value / correction
-    return ops.divide_no_nan(value, correction)
-
-
-def _student_outputs(y_pred):
-    if isinstance(y_pred, dict) and _STUDENT in y_pred:
-        return y_pred[_STUDENT]
-    return y_pred
-
-
-def _positional(args, index):
-    return args[index] if len(args) > index else None

@@ -1,4 +1,4 @@
-"""What `Distiller.fit` checks once, before the first step.
+"""What `Distiller.fit` checks and runs once, before the first step.
 
 Each check costs one pass over what it reads (the NumPy training arrays,
 the teacher's weights when a cache is fed), never a step: the step itself
@@ -41,6 +41,19 @@ def checked_fit_arguments(distiller, args, kwargs):
         guarded = data_guard.with_guard(args[_CALLBACKS])
         return args[:_CALLBACKS] + (guarded,) + args[_CALLBACKS + 1 :], kwargs
     return args, dict(kwargs, callbacks=data_guard.with_guard(kwargs.get("callbacks")))
+
+
+def run_before_fit(distiller, args, kwargs):
+    """Calls `before_fit(distiller)` of each of `fit`'s callbacks that has one.
+
+    Callbacks that change the trainable layers (`PhaseScheduler`) build the
+    optimizer there, before Keras does.
+    """
+    callbacks = kwargs["callbacks"] if "callbacks" in kwargs else _positional(args, _CALLBACKS)
+    for callback in getattr(callbacks, "callbacks", callbacks) or ():
+        before_fit = getattr(callback, "before_fit", None)
+        if before_fit is not None:
+            before_fit(distiller)
 
 
 def _positional(args, index):

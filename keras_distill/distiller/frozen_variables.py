@@ -1,10 +1,16 @@
-"""Lets the JAX trainer update a subset of the variables the optimizer was built with.
+"""The Distiller's trainable set: a frozen teacher, and layers frozen between builds.
 
-Keras's JAX step hands `optimizer.stateless_apply` the values of the model's
-*current* trainable variables and requires them to match, one to one, the list
-the optimizer was built with. A student with a frozen layer (a
-`PhaseScheduler` phase with `trainable=`, or a layer frozen after `compile`)
-has fewer, so the stock step raises. TensorFlow's and torch's steps call
+`FrozenTeacherVariables` keeps the teacher's variables out of the
+Distiller's trainable set without touching the teacher's own `trainable`
+flags, and notes the trainable set each train function was built for, so
+that `fit` rebuilds the step when a layer was frozen or unfrozen since
+(a `PhaseScheduler` phase with `trainable=`, or a layer frozen by hand).
+
+The rest lets the backends' steps run on a changed set. Keras's JAX step
+hands `optimizer.stateless_apply` the values of the model's *current*
+trainable variables and requires them to match, one to one, the list
+the optimizer was built with. A student with a frozen layer has fewer, so
+the stock step raises. TensorFlow's and torch's steps call
 `optimizer.apply(grads, variables)` with the subset, which Keras supports.
 
 `subset_apply` makes the JAX step do the same: while the step is traced, the
@@ -22,6 +28,72 @@ import weakref
 
 import keras
 
+
+class FrozenTeacherVariables:
+    """Mixed into the Distiller before `keras.Model`: the teacher never trains.
+
+    The teacher stays out of training without its `trainable` flag being
+    touched: the user's teacher keeps its own flags, and saving or
+    fine-tuning it later behaves as before the Distiller existed. Its
+    variables are the Distiller's non-trainable state.
+    """
+
+    # The ids of the teacher's variables, and the ids of the trainable
+    # variables, as of the last build of the train function.
+    _teacher_ids = None
+    _trained_variables = None
+
+    def _teacher_variable_ids(self):
+        # Kept per build of the train function: without `jit_compile`, the
+        # JAX trainer looks the trainable variables up several times a step.
+        if self._teacher_ids is not None:
+            return self._teacher_ids
+        return frozenset(id(v) for v in self.teacher.variables)
+
+    @property
+    def trainable_weights(self):
+        teacher = self._teacher_variable_ids()
+        return [v for v in super().trainable_weights if id(v) not in teacher]
+
+    @property
+    def trainable_variables(self):
+        teacher = self._teacher_variable_ids()
+        return [v for v in super().trainable_variables if id(v) not in teacher]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return super().non_trainable_weights
+        teacher = self._teacher_variable_ids()
+        return [v for v in self.weights if not v.trainable or id(v) in teacher]
+
+    @property
+    def non_trainable_variables(self):
+        if not self.trainable:
+            return super().non_trainable_variables
+        teacher = self._teacher_variable_ids()
+        return [v for v in self.variables if not v.trainable or id(v) in teacher]
+
+    def _trainable_ids(self):
+        return tuple(id(v) for v in self.trainable_variables)
+
+    def _drop_stale_train_function(self):
+        """Before `fit`: forgets a train function built for another trainable set."""
+        if self._trained_variables != self._trainable_ids():
+            # Layers were frozen or unfrozen since the step was built (plain
+            # Keras would need another `compile`): build it again.
+            self.train_function = None
+
+    def _note_train_function_build(self):
+        """While a train function is built: records the set it trains."""
+        self._teacher_ids = None  # look at the teacher afresh for this build
+        self._teacher_ids = self._teacher_variable_ids()
+        trainable = self._trainable_ids()
+        if self._trained_variables not in (None, trainable):
+            # On JAX the evaluation and prediction steps also map their
+            # state to the trainable variables of their build.
+            self.test_function = self.predict_function = None
+        self._trained_variables = trainable
 
 @contextlib.contextmanager
 def subset_apply(model, step_args):

@@ -9,10 +9,38 @@ import warnings
 import keras
 import numpy as np
 
+from keras_distill.augment.batch_mix import BatchMix
+from keras_distill.core import argument_validation as validation
 from keras_distill.core.output_logits import output_layer
+from keras_distill.language import hooks as language
 
 # Samples of the probe that looks at an opaque teacher's outputs.
 _PROBE_BATCH = 2
+
+
+def check_arguments(teacher, student, augmentation, mix):
+    """Raises on `Distiller(...)` arguments that cannot work together."""
+    validation.check_model(teacher, "teacher")
+    validation.check_model(student, "student")
+    if teacher is student:
+        raise ValueError("`teacher` and `student` must be different models.")
+    language.check_models(teacher, student)
+    if getattr(teacher, "outputs", None) and getattr(student, "outputs", None):
+        validation.check_compatible_shapes(
+            teacher.outputs[0].shape, student.outputs[0].shape
+        )
+    check_input_shapes(teacher, student)
+    if augmentation is not None and not callable(augmentation):
+        raise TypeError(
+            "`augmentation` must be a callable applied to a batch of inputs, such "
+            "as a keras.Sequential of random preprocessing layers. Received: "
+            f"augmentation={augmentation!r}."
+        )
+    if mix is not None and not isinstance(mix, BatchMix):
+        raise TypeError(
+            "`mix` must be `keras_distill.augment.MixUp(...)`, `CutMix(...)` or "
+            f"None. Received: mix={mix!r}."
+        )
 
 
 def check_input_shapes(teacher, student):

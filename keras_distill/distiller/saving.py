@@ -2,10 +2,12 @@
 
 import contextlib
 import os
+import types
 
 import keras
 
 from keras_distill.core import atomic_files
+from keras_distill.language import hooks as language
 
 
 def save_atomically(save, filepath, overwrite, kwargs):
@@ -38,6 +40,41 @@ def without_submodel_optimizers(*models):
             model.optimizer = optimizer
 
 
+def distiller_config(distiller, config):
+    """`Distiller.get_config`: Keras's `config` plus the Distiller's arguments."""
+    config.update(
+        teacher=without_compile_config(keras.saving.serialize_keras_object(distiller.teacher)),
+        student=without_compile_config(keras.saving.serialize_keras_object(distiller.student)),
+        teacher_activation=distiller.teacher_activation,
+        student_activation=distiller.student_activation,
+        augmentation=keras.saving.serialize_keras_object(distiller.augmentation),
+        mix=keras.saving.serialize_keras_object(distiller.mix),
+        seed=distiller.seed,
+    )
+    if distiller._features is not None:
+        config["features"] = [
+            keras.saving.serialize_keras_object(pair) for pair in distiller.features
+        ]
+    config.update(language.config(distiller.teacher, distiller.student))
+    return config
+
+
+def constructor_arguments(config):
+    """`Distiller.from_config`: the `Distiller(...)` arguments of a config."""
+    config = dict(config)
+    config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
+    config["student"] = keras.saving.deserialize_keras_object(config["student"])
+    config = language.restore(config)
+    for key in ("augmentation", "mix"):
+        if config.get(key) is not None:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+    if config.get("features"):
+        config["features"] = [
+            keras.saving.deserialize_keras_object(pair) for pair in config["features"]
+        ]
+    return config
+
+
 def without_compile_config(config):
     """A sub-model's config without its own `compile()` settings.
 
@@ -49,6 +86,23 @@ def without_compile_config(config):
         config = dict(config)
         config.pop("compile_config", None)
     return config
+
+
+def compile_settings(**settings):
+    """What `Distiller.compile` received, kept to be serialized when asked for.
+
+    Serialized only then, as Keras's own compile config is: Keras's
+    serialization imports TensorFlow, which JAX and torch need not load.
+    A read-only mapping: a dict attribute would track the metrics in it.
+    """
+    return types.MappingProxyType(dict(settings))
+
+
+def compile_config(settings):
+    """`Distiller.get_compile_config` from its `compile_settings` (`{}` before `compile`)."""
+    if settings is None:
+        return {}
+    return portable_compile_config(keras.saving.serialize_keras_object(dict(settings)))
 
 
 def portable_compile_config(config):
