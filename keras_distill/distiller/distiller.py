@@ -223,15 +223,21 @@ class Distiller(keras.Model):
             return self._teacher_ids
         return frozenset(id(v) for v in self.teacher.variables)
 
+    # Keras's own lists, less the teacher's, written out: torch.compile cannot
+    # read a property through `super()` and would run the whole step eagerly.
     @property
     def trainable_weights(self):
+        if not self.trainable:
+            return []
         teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_weights if id(v) not in teacher]
+        return [v for v in self.weights if v.trainable and id(v) not in teacher]
 
     @property
     def trainable_variables(self):
+        if not self.trainable:
+            return []
         teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_variables if id(v) not in teacher]
+        return [v for v in self.variables if v.trainable and id(v) not in teacher]
 
     @property
     def non_trainable_weights(self):
