@@ -52,13 +52,20 @@ class FrozenTeacherVariables:
 
     @property
     def trainable_weights(self):
+        # Keras's own list, less the teacher's, written out: torch.compile
+        # cannot read a property through `super()` and would run the whole
+        # step eagerly.
+        if not self.trainable:
+            return []
         teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_weights if id(v) not in teacher]
+        return [v for v in self.weights if v.trainable and id(v) not in teacher]
 
     @property
     def trainable_variables(self):
+        if not self.trainable:
+            return []
         teacher = self._teacher_variable_ids()
-        return [v for v in super().trainable_variables if id(v) not in teacher]
+        return [v for v in self.variables if v.trainable and id(v) not in teacher]
 
     @property
     def non_trainable_weights(self):

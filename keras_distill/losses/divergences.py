@@ -43,7 +43,8 @@ def _kl_from_difference(t, d, exact_ratio=False):
     log_p = ops.log_softmax(t, axis=-1)
     p = ops.exp(log_p)
     e = d - ops.sum(p * d, axis=-1, keepdims=True)
-    close = ops.max(-e, axis=-1) <= _CLOSE_FORM_LIMIT
+    # `amax`, not `max`: Keras's torch `max` breaks torch.compile's graph.
+    close = ops.amax(-e, axis=-1) <= _CLOSE_FORM_LIMIT
     close_form = ops.log1p(ops.sum(p * ops.expm1(ops.minimum(-e, _CLOSE_FORM_LIMIT)), axis=-1))
     if exact_ratio:
         direct = ops.sum(p * d, axis=-1)
