@@ -8,6 +8,7 @@ EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "ai_edge_litert.interpreter": "litert",
+    "keras_tuner": "tune",
 }
 
 
