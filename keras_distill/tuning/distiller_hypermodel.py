@@ -157,7 +157,7 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             rebuild the trial's Distiller around a new student.
         """
         distiller = {}
-        if bool(values["consistent_teaching"]):
+        if values.get("consistent_teaching", False):
             distiller["augmentation"] = self.augmentation
         if self.features:
             distiller["features"] = [
