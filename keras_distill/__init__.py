@@ -14,6 +14,7 @@ from keras_distill import losses
 from keras_distill import optimize
 from keras_distill import report
 from keras_distill import schedules
+from keras_distill import tuning
 from keras_distill.cache import ShardedTeacherCache
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
@@ -41,6 +42,7 @@ __all__ = [
     "optimize",
     "report",
     "schedules",
+    "tuning",
     "ShardedTeacherCache",
     "TeacherCache",
     "Phase",

@@ -4,12 +4,11 @@
 first use, so that keras_distill imports without KerasTuner.
 """
 
-from keras_distill.tuning.search import TUNERS
 from keras_distill.tuning.search import search
 from keras_distill.tuning.search_space import SearchSpace
 from keras_distill.tuning.tuning_result import TuningResult
 
-__all__ = ["DistillerHyperModel", "SearchSpace", "TUNERS", "TuningResult", "search"]
+__all__ = ["DistillerHyperModel", "SearchSpace", "TuningResult", "search"]
 
 
 def __getattr__(name):

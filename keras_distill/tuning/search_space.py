@@ -1,4 +1,4 @@
-"""What a distillation search varies: temperature, alpha, loss family, consistent teaching, feature weights."""
+"""The ranges a distillation search varies: temperature, alpha, loss, consistent teaching, features."""
 
 import numbers
 
