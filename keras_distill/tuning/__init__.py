@@ -4,9 +4,14 @@
 first use, so that keras_distill imports without KerasTuner.
 """
 
+import typing
+
 from keras_distill.tuning.search import search
 from keras_distill.tuning.search_space import SearchSpace
 from keras_distill.tuning.tuning_result import TuningResult
+
+if typing.TYPE_CHECKING:  # for static readers (mkdocstrings); imported on first use below
+    from keras_distill.tuning.distiller_hypermodel import DistillerHyperModel
 
 __all__ = ["DistillerHyperModel", "SearchSpace", "TuningResult", "search"]
 

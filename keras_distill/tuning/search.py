@@ -50,9 +50,15 @@ def search(
         project_name: The project's subfolder. Defaults to `"distiller"`.
         overwrite: Start again instead of resuming. Defaults to `False`.
         seed: Seed of the split, the tuner and the cached views. Defaults to `0`.
-        augmentation, views, features, student_loss_fn, optimizer, metrics,
-            cache_teacher, cache, teacher_activation: As in
-            `DistillerHyperModel`.
+        augmentation: As in `DistillerHyperModel`.
+        views: As in `DistillerHyperModel`.
+        features: As in `DistillerHyperModel`.
+        student_loss_fn: As in `DistillerHyperModel`.
+        optimizer: As in `DistillerHyperModel`.
+        metrics: As in `DistillerHyperModel`.
+        cache_teacher: As in `DistillerHyperModel`.
+        cache: As in `DistillerHyperModel`.
+        teacher_activation: As in `DistillerHyperModel`.
         callbacks: Keras callbacks of every trial's `fit`. Defaults to `None`.
         verbose: KerasTuner's and `fit`'s verbosity. Defaults to `0`.
 
