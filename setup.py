@@ -27,6 +27,8 @@ DOCS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 PACKAGING = ["build>=1.2"]
 # keras-hub language models (keras_distill.language); its tokenizers need TensorFlow Text.
 HUB = ["keras-hub>=0.21"]
+# Hyper-parameter search (keras_distill.tuning).
+TUNE = ["keras-tuner>=1.4.7"]
 
 setup(
     version=VERSION,
@@ -46,9 +48,10 @@ setup(
         "torch": TORCH,
         "docs": DOCS,
         "hub": HUB,
+        "tune": TUNE,
         "demo": EXAMPLES + EXPORT + PLOT,
         "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"]
         + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING + HUB + JAX_EXPORT
-        + TORCH_EXPORT,
+        + TORCH_EXPORT + TUNE,
     },
 )

@@ -38,6 +38,8 @@ PAGES = [
      "Pruning and quantization-aware training while distilling (tfmot)."),
     ("report.md", "keras_distill.report", "keras_distill.report",
      "The distillation report and its metrics."),
+    ("tuning.md", "keras_distill.tuning", "keras_distill.tuning",
+     "Distillation-aware hyper-parameter search on KerasTuner."),
     ("transfer.md", "keras_distill.transfer", "keras_distill.transfer",
      "Initialising a student from teacher weights."),
     ("teachers.md", "keras_distill.teachers", "keras_distill.teachers",

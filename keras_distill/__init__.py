@@ -15,6 +15,7 @@ from keras_distill import optimize
 from keras_distill import report
 from keras_distill import schedules
 from keras_distill import teachers
+from keras_distill import tuning
 from keras_distill.cache import ShardedTeacherCache
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import Phase
@@ -43,6 +44,7 @@ __all__ = [
     "report",
     "schedules",
     "teachers",
+    "tuning",
     "ShardedTeacherCache",
     "TeacherCache",
     "Phase",

@@ -76,7 +76,7 @@ def _compiled_distiller(names):
 def context(page):
     """The names that `page`'s code blocks use without defining them."""
     # Pages whose blocks train for tens to hundreds of epochs get fewer samples.
-    train = {"distiller.md": 128, "callbacks.md": 256, "cache.md": 256}.get(page, 1297)
+    train = {"distiller.md": 128, "callbacks.md": 256, "cache.md": 256, "tuning.md": 512}.get(page, 1297)
     names = _base(train)
     if page in ("backends.md", "distributed.md"):
         names["teacher"].save("teacher.keras")

@@ -42,6 +42,7 @@ FRAGMENTS = [
     "losses.md",
     pytest.param("optimize.md", marks=tf_only),
     pytest.param("report.md", marks=tf_only),
+    "tuning.md",
 ]
 SHELL = ("", "bash", "sh", "console")
 # Pages run in a process of their own: TensorFlow keeps a MirroredStrategy's

@@ -10,6 +10,7 @@ EXTRAS = {
     "ai_edge_litert.interpreter": "litert",
     "jax2onnx": "jax-export",
     "litert_torch": "torch-export",
+    "keras_tuner": "tune",
 }
 
 

@@ -1,0 +1,161 @@
+"""Distillation-aware search (keras_distill.tuning): benchmarks/results/tuning.md.
+
+For each seed: the same random search (same seed, so the same trials) twice,
+once with the teacher's outputs shared by all trials (one teacher pass) and
+once with the teacher online in every trial, timed one after the other in this
+process; then the best configuration found (by the shared-cache search) and
+the Distiller's defaults (KD, T=3, alpha=0.1, no augmentation) each train the
+same student initialisation on the whole training set, and both are scored on
+the untouched test set.
+
+    python benchmarks/tuning.py --dataset digits --seeds 0 1 2
+    python benchmarks/tuning.py --dataset mnist --data /path/to/mnist.npz --seeds 0 1 2
+
+Tasks:
+    digits  scikit-learn's 8x8 digits (1,297 train / 500 test, the demo's split); a
+            CNN teacher (3x3 conv 128 - conv 256 - dense 256, about 23 M multiply-adds
+            per image) on the 8x8 images, a 64-16-10 MLP student (1.2 k)
+    mnist   the first 6,000 MNIST training images / the 10,000 test images; a CNN
+            teacher (3x3 conv 64 - pool - conv 128 - pool - dense 256, about 16 M
+            multiply-adds per image), a 784-16-10 MLP student (13 k)
+The search: random search, the default SearchSpace (temperature 1-8, alpha
+0-0.9, losses kd/ls/dkd/dist/jsd, consistent teaching on/off with RandomShift(1)
+and 4 cached views), 20% of the training set held out for val_accuracy.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import keras
+
+import keras_distill
+from keras_distill import tuning
+from keras_distill.demo import data as demo_data
+
+TASKS = {
+    "digits": dict(image_shape=(8, 8), filters=(128, 256), pool=False, epochs=20, batch_size=64),
+    "mnist": dict(image_shape=(28, 28), filters=(64, 128), pool=True, epochs=5, batch_size=128),
+}
+
+
+def load(dataset, path):
+    if dataset == "digits":
+        return demo_data.load_digits()
+    data = demo_data.load_mnist(path)
+    data.x_train, data.y_train = data.x_train[:6000], data.y_train[:6000]
+    return data
+
+
+def make_teacher(data, task):
+    layers = [keras.Input((data.x_train.shape[1],)), keras.layers.Reshape((*task["image_shape"], 1))]
+    for filters in task["filters"]:
+        layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu"))
+        if task["pool"]:
+            layers.append(keras.layers.MaxPooling2D())
+    layers += [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"),
+               keras.layers.Dense(data.num_classes)]
+    teacher = keras.Sequential(layers, name="teacher")
+    teacher.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=["accuracy"])
+    teacher.fit(data.x_train, data.y_train, epochs=5, batch_size=64, verbose=0)
+    return teacher
+
+
+def student_builder(data):
+    def build_student(hp):
+        return keras.Sequential([
+            keras.Input((data.x_train.shape[1],)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(data.num_classes),
+        ], name="student")
+    return build_student
+
+
+def test_accuracy(distiller, data, task, seed):
+    keras.utils.set_random_seed(seed)
+    distiller.fit(data.x_train, data.y_train, epochs=task["epochs"],
+                  batch_size=task["batch_size"], verbose=0)
+    return float(distiller.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
+
+
+def run_seed(data, task, teacher, seed, trials, folder):
+    build_student = student_builder(data)
+    jitter = keras_distill.augment.RandomShift(1, image_shape=task["image_shape"])
+    searches = {}
+    for mode, cache_teacher in (("shared cache", True), ("teacher online", False)):
+        keras.utils.set_random_seed(seed)
+        start = time.perf_counter()
+        result = tuning.search(
+            teacher, build_student, data.x_train, data.y_train, max_trials=trials,
+            epochs=task["epochs"], batch_size=task["batch_size"], seed=seed,
+            augmentation=jitter, views=4, cache_teacher=cache_teacher,
+            directory=folder, project_name=f"seed{seed}_{mode.split()[1]}", overwrite=True,
+        )
+        searches[mode] = dict(result=result, wall=time.perf_counter() - start)
+    cached, online = searches["shared cache"]["result"], searches["teacher online"]["result"]
+    settings = lambda r: sorted(  # noqa: E731 - the trials' settings, for the same-trials check
+        json.dumps({k: v for k, v in row.items() if k not in ("trial", "status", "score",
+                    "fit_seconds")}, sort_keys=True) for row in r.trials)
+    assert settings(cached) == settings(online), "the two searches ran different trials"
+    keras.utils.set_random_seed(seed)
+    default = keras_distill.Distiller(teacher, build_student(None))
+    default.compile(optimizer="adam", metrics=["accuracy"],
+                    student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    keras.utils.set_random_seed(seed)
+    tuned = cached.build_distiller(build_student(None))
+    return dict(
+        seed=seed,
+        cached_wall=searches["shared cache"]["wall"], online_wall=searches["teacher online"]["wall"],
+        teacher_seconds=cached.teacher_seconds,
+        cached_fit=statistics.mean(r["fit_seconds"] for r in cached.trials),
+        online_fit=statistics.mean(r["fit_seconds"] for r in online.trials),
+        best=cached.best_hyperparameters, best_val=cached.trials[0]["score"],
+        default_test=test_accuracy(default, data, task, seed),
+        tuned_test=test_accuracy(tuned, data, task, seed),
+        table=cached.table(),
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=tuple(TASKS), default="digits")
+    parser.add_argument("--data", help="mnist.npz for --dataset mnist")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--out", help="JSON file for the rows")
+    args = parser.parse_args()
+    task = TASKS[args.dataset]
+    data = load(args.dataset, args.data)
+    keras.utils.set_random_seed(0)
+    teacher = make_teacher(data, task)
+    teacher_test = float(teacher.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
+    folder = tempfile.mkdtemp(prefix="kd_tuning_")
+    rows = []
+    try:
+        for seed in args.seeds:
+            rows.append(run_seed(data, task, teacher, seed, args.trials, folder))
+            row = rows[-1]
+            print(f"seed {seed}: search {row['cached_wall']:.1f} s shared cache "
+                  f"({row['teacher_seconds']:.1f} s teacher pass) vs {row['online_wall']:.1f} s "
+                  f"online; per-trial fit {row['cached_fit']:.2f} s vs {row['online_fit']:.2f} s "
+                  f"({row['online_fit'] / row['cached_fit']:.2f}x); test accuracy default "
+                  f"{row['default_test']:.4f}, tuned {row['tuned_test']:.4f}; best {row['best']}",
+                  flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"teacher test accuracy {teacher_test:.4f}; backend {keras.backend.backend()}")
+    print(rows[0]["table"])
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(dict(teacher_test=teacher_test, rows=[
+                {k: v for k, v in r.items() if k != "table"} for r in rows]), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""DistillerHyperModel: a KerasTuner HyperModel whose trials share one teacher pass.
+
+Imported on first use (`keras_distill.tuning.DistillerHyperModel`): it
+subclasses `keras_tuner.HyperModel`, and keras_distill imports without
+KerasTuner installed.
+"""
+
+import os
+import time
+
+import keras
+
+from keras_distill.augment.view_augmentation import ViewAugmentation
+from keras_distill.cache import fingerprint as fingerprint_lib
+from keras_distill.cache.teacher_cache import TeacherCache
+from keras_distill.distiller import Distiller
+from keras_distill.export.dependencies import import_optional
+from keras_distill.features.feature_matching import as_pairs
+from keras_distill.features.feature_pair import FeaturePair
+from keras_distill.tuning.search_space import SearchSpace
+from keras_distill.tuning.search_space import make_loss
+
+keras_tuner = import_optional("keras_tuner", "Hyper-parameter search (keras_distill.tuning)")
+
+# The trial metric holding the wall time of a trial's `fit` (the teacher pass excluded).
+FIT_SECONDS = "fit_seconds"
+
+
+class DistillerHyperModel(keras_tuner.HyperModel):
+    """Builds and fits one `Distiller` per trial; the teacher runs once for all of them.
+
+    On the first trial the teacher labels the training inputs once (a
+    `TeacherCache`; with `augmentation`, also `views` seeded views of every
+    example for the trials with consistent teaching). Every trial then fits a
+    fresh student on the cached logits, so it costs about a plain student fit.
+    Pass it to any KerasTuner tuner, or use `keras_distill.tuning.search`.
+
+    Feature distillation (`features`) needs the teacher's intermediate
+    layers, which a `TeacherCache` does not hold: with `features` the teacher
+    runs online in every trial.
+
+    Args:
+        teacher: The trained teacher, a `keras.Model`.
+        build_student: A function `build_student(hp)` returning a new, built
+            student `keras.Model` (it may declare hyper-parameters on `hp`).
+        space: A `keras_distill.tuning.SearchSpace`. Defaults to `None`
+            (`SearchSpace()`).
+        augmentation: A `keras_distill.augment.ViewAugmentation` (e.g.
+            `RandomShift`) for the trials with consistent teaching. Defaults
+            to `None` (consistent teaching is not searched).
+        views: Augmented views of each example that the teacher labels.
+            Defaults to `4`.
+        features: `FeaturePair`s whose weights are searched. Defaults to `None`.
+        student_loss_fn: The hard-label loss. Defaults to `None`:
+            `SparseCategoricalCrossentropy(from_logits=True)`.
+        optimizer: An optimizer name, or a function returning a new optimizer
+            for each trial. Defaults to `"adam"`.
+        metrics: Metrics of the student. Defaults to `["accuracy"]`.
+        cache_teacher: Share one teacher pass between trials. `False` runs the
+            teacher online in every trial (to measure what the cache saves).
+            Defaults to `True`.
+        cache_dir: A folder where the teacher's outputs are saved (and found
+            again when a search resumes). Defaults to `None` (in memory).
+        teacher_activation: What the teacher outputs, as in `Distiller`.
+            Defaults to `"auto"`.
+        seed: Seed of the cached views. Defaults to `0`.
+        cache: A `TeacherCache` of the teacher on the inputs the trials fit
+            on, computed beforehand (plain, or views of `augmentation`).
+            Defaults to `None` (computed on the first trial).
+
+    Example:
+
+    ```python
+    hypermodel = keras_distill.tuning.DistillerHyperModel(teacher, lambda hp: make_student())
+    tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=2,
+                                     directory="runs", project_name="kd")
+    tuner.search(x_fit, y_fit, validation_data=(x_val, y_val), epochs=1, verbose=0)
+    ```
+    """
+
+    def __init__(
+        self, teacher, build_student, space=None, augmentation=None, views=4, features=None,
+        student_loss_fn=None, optimizer="adam", metrics=("accuracy",), cache_teacher=True,
+        cache_dir=None, teacher_activation="auto", seed=0, cache=None,
+    ):
+        super().__init__(name="distiller_hypermodel")
+        if not isinstance(teacher, keras.Model):
+            raise TypeError(f"`teacher` must be a keras.Model. Received: teacher={teacher!r}")
+        if not callable(build_student) or isinstance(build_student, keras.Model):
+            raise TypeError(
+                "`build_student` must be a function `build_student(hp)` that returns a new "
+                f"student model for each trial. Received: build_student={build_student!r}"
+            )
+        space = SearchSpace() if space is None else space
+        if not isinstance(space, SearchSpace):
+            raise TypeError(
+                f"`space` must be a keras_distill.tuning.SearchSpace. Received: space={space!r}"
+            )
+        if augmentation is not None and not isinstance(augmentation, ViewAugmentation):
+            raise TypeError(
+                "`augmentation` must be a keras_distill.augment.ViewAugmentation (e.g. "
+                "RandomShift), whose views a TeacherCache can label ahead of the trials. "
+                f"Received: augmentation={augmentation!r}"
+            )
+        if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+            raise ValueError(f"`views` must be a positive integer. Received: views={views!r}")
+        if not isinstance(cache_teacher, bool):
+            raise TypeError(f"`cache_teacher` must be True or False. Received: {cache_teacher!r}")
+        if not (isinstance(optimizer, str) or callable(optimizer)):
+            raise TypeError(
+                "`optimizer` must be an optimizer name or a function returning a new optimizer "
+                f"(each trial trains its own). Received: optimizer={optimizer!r}"
+            )
+        self.teacher = teacher
+        self.build_student = build_student
+        self.space = space
+        self.augmentation = augmentation
+        self.views = views
+        self.features = as_pairs(features) or []
+        self.student_loss_fn = student_loss_fn
+        self.optimizer = optimizer
+        self.metrics = list(metrics) if metrics else None
+        self.cache_teacher = cache_teacher and not self.features
+        self.cache_dir = cache_dir
+        self.teacher_activation = teacher_activation
+        self.seed = seed
+        self.teacher_seconds = 0.0
+        self._caches = {}
+        if cache is not None:
+            self._add_cache(cache)
+
+    def build(self, hp):
+        """A compiled `Distiller` with a new student and the settings drawn on `hp`."""
+        return self.build_distiller(self.space.declare(
+            hp, self.augmentation is not None, len(self.features)
+        ), self.build_student(hp))
+
+    def build_distiller(self, values, student):
+        """A compiled `Distiller` of `student` for the settings `values` (see `arguments`)."""
+        arguments = self.arguments(values)
+        distiller = Distiller(
+            self.teacher, student, teacher_activation=self.teacher_activation,
+            **arguments["distiller"],
+        )
+        optimizer = self.optimizer if isinstance(self.optimizer, str) else self.optimizer()
+        distiller.compile(optimizer=optimizer, metrics=self.metrics, **arguments["compile"])
+        return distiller
+
+    def arguments(self, values):
+        """The `Distiller(...)` and `compile(...)` arguments of the settings `values`.
+
+        Args:
+            values: A dict of the settings (a trial's hyper-parameter values).
+
+        Returns:
+            `{"distiller": {...}, "compile": {...}}`, keyword arguments that
+            rebuild the trial's Distiller around a new student.
+        """
+        distiller = {}
+        if values.get("consistent_teaching", False):
+            distiller["augmentation"] = self.augmentation
+        if self.features:
+            distiller["features"] = [
+                FeaturePair(
+                    pair.teacher_layer, pair.student_layer, loss=pair.loss,
+                    weight=pair.weight * values[f"feature_weight_scale_{i}"], adapter=pair.adapter,
+                )
+                for i, pair in enumerate(self.features)
+            ]
+        student_loss_fn = self.student_loss_fn or keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True
+        )
+        return {
+            "distiller": distiller,
+            "compile": {
+                "student_loss_fn": student_loss_fn,
+                "distillation_loss_fn": make_loss(values["loss"]),
+                "alpha": values["alpha"],
+                "temperature": values["temperature"],
+            },
+        }
+
+    def fit(self, hp, model, x, y=None, **kwargs):
+        """Fits the trial's Distiller on the shared teacher outputs of `x`.
+
+        Returns:
+            The `History`, whose metrics include `fit_seconds` (the wall time
+            of this `fit`).
+        """
+        if self.cache_teacher:
+            x = self.teacher_cache(x, views=model.augmentation is not None).inputs(x)
+        start = time.perf_counter()
+        history = model.fit(x, y, **kwargs)
+        seconds = time.perf_counter() - start
+        history.history[FIT_SECONDS] = [seconds] * max(len(history.epoch), 1)
+        return history
+
+    def teacher_cache(self, x, views=False):
+        """The teacher's outputs for `x` (plain, or `views` seeded views), computed once."""
+        key = ("views" if views else "plain", fingerprint_lib.data_fingerprint(x))
+        if key not in self._caches:
+            path = None
+            if self.cache_dir is not None:
+                os.makedirs(self.cache_dir, exist_ok=True)
+                path = os.path.join(self.cache_dir, f"teacher_{key[0]}.npz")
+            start = time.perf_counter()
+            self._caches[key] = TeacherCache.compute(
+                self.teacher, x, path=path, teacher_activation=self.teacher_activation,
+                views=self.views if views else None,
+                augmentation=self.augmentation if views else None, seed=self.seed,
+            )
+            self.teacher_seconds += time.perf_counter() - start
+        return self._caches[key]
+
+    def _add_cache(self, cache):
+        if not isinstance(cache, TeacherCache):
+            raise TypeError(f"`cache` must be a keras_distill.TeacherCache. Received: cache={cache!r}")
+        if cache.views:
+            if self.augmentation is None:
+                self.augmentation = cache.augmentation
+            elif keras.saving.serialize_keras_object(self.augmentation) != (
+                keras.saving.serialize_keras_object(cache.augmentation)
+            ):
+                raise ValueError(
+                    "`cache` holds views of another augmentation than `augmentation`: pass "
+                    f"the cache's ({cache.augmentation!r}) or leave `augmentation` out."
+                )
+        kind = "views" if cache.views else "plain"
+        self._caches[(kind, cache.fingerprint.rsplit("-", 1)[-1])] = cache

@@ -1,0 +1,123 @@
+"""`search`: one call from a teacher and a student builder to the best distillation settings."""
+
+import numbers
+import os
+import time
+
+from keras_distill.core import data_checks
+from keras_distill.export.dependencies import import_optional
+from keras_distill.tuning import validation_split as splits
+from keras_distill.tuning.tuning_result import TuningResult
+
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+def search(
+    teacher, build_student, x, y, space=None, tuner="random", max_trials=10, epochs=10,
+    batch_size=32, validation_split=0.2, validation_data=None, objective="val_accuracy",
+    directory="keras_distill_tuning", project_name="distiller", overwrite=False, seed=0,
+    augmentation=None, views=4, features=None, student_loss_fn=None, optimizer="adam",
+    metrics=("accuracy",), cache_teacher=True, cache=None, teacher_activation="auto",
+    callbacks=None, verbose=0,
+):
+    """Searches a Distiller's settings with KerasTuner; the teacher runs once for all trials.
+
+    The objective is measured on `validation_data`, or on `validation_split`
+    of `(x, y)` held out before the search (stratified for class labels):
+    keep the test data out of it. The teacher's outputs are cached in the
+    project folder, `directory/project_name`, with KerasTuner's own state; a
+    later call with the same folder (and `overwrite=False`) resumes the
+    search and runs only the trials that are left.
+
+    Args:
+        teacher: The trained teacher, a `keras.Model`.
+        build_student: `build_student(hp)`, returning a new built student.
+        x: Training inputs, NumPy arrays (or a nested structure of them).
+        y: Training targets.
+        space: A `SearchSpace`. Defaults to `None` (`SearchSpace()`).
+        tuner: `"random"`, `"bayesian"` (Gaussian-process Bayesian
+            optimisation) or `"hyperband"`. Defaults to `"random"`.
+        max_trials: Trials to run (random and Bayesian search). Defaults to `10`.
+        epochs: Epochs per trial (Hyperband: the most epochs of a trial).
+            Defaults to `10`.
+        batch_size: Defaults to `32`.
+        validation_split: Share of `(x, y)` held out for the objective, in
+            (0, 1). Defaults to `0.2`.
+        validation_data: `(x_val, y_val)` instead of a split. Defaults to `None`.
+        objective: The metric to optimise on the validation data, as
+            KerasTuner takes it. Defaults to `"val_accuracy"`.
+        directory: KerasTuner's folder. Defaults to `"keras_distill_tuning"`.
+        project_name: The project's subfolder. Defaults to `"distiller"`.
+        overwrite: Start again instead of resuming. Defaults to `False`.
+        seed: Seed of the split, the tuner and the cached views. Defaults to `0`.
+        augmentation: As in `DistillerHyperModel`.
+        views: As in `DistillerHyperModel`.
+        features: As in `DistillerHyperModel`.
+        student_loss_fn: As in `DistillerHyperModel`.
+        optimizer: As in `DistillerHyperModel`.
+        metrics: As in `DistillerHyperModel`.
+        cache_teacher: As in `DistillerHyperModel`.
+        cache: As in `DistillerHyperModel`.
+        teacher_activation: As in `DistillerHyperModel`.
+        callbacks: Keras callbacks of every trial's `fit`. Defaults to `None`.
+        verbose: KerasTuner's and `fit`'s verbosity. Defaults to `0`.
+
+    Returns:
+        A `keras_distill.tuning.TuningResult`.
+
+    Example:
+
+    ```python
+    result = keras_distill.tuning.search(teacher, build_student, x_train, y_train,
+                                         max_trials=3, epochs=2, directory="runs")
+    distiller = result.build_distiller()
+    ```
+    """
+    keras_tuner = import_optional("keras_tuner", "Hyper-parameter search (keras_distill.tuning)")
+    from keras_distill.tuning.distiller_hypermodel import DistillerHyperModel
+
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    for name, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    data_checks.check_samples(x, "x")
+    if validation_data is None:
+        if cache is not None:
+            raise ValueError(
+                "`cache` must hold the teacher's outputs on the inputs the trials fit on, "
+                "which `validation_split` carves out of `x`: pass `validation_data` as well "
+                "(then `x` is fitted whole), or leave `cache` out (it is computed once)."
+            )
+        fit_indices, val_indices = splits.carve(x, y, validation_split, seed)
+        x_val, y_val = splits.take(x, val_indices), splits.take(y, val_indices)
+        x, y = splits.take(x, fit_indices), splits.take(y, fit_indices)
+    else:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(
+                "`validation_data` must be a pair `(x_val, y_val)`. Received: "
+                f"{type(validation_data).__name__}."
+            )
+        x_val, y_val = validation_data
+    hypermodel = DistillerHyperModel(
+        teacher, build_student, space=space, augmentation=augmentation, views=views,
+        features=features, student_loss_fn=student_loss_fn, optimizer=optimizer, metrics=metrics,
+        cache_teacher=cache_teacher, cache_dir=os.path.join(directory, project_name),
+        teacher_activation=teacher_activation, seed=seed, cache=cache,
+    )
+    common = dict(
+        objective=objective, directory=directory, project_name=project_name,
+        overwrite=overwrite, seed=seed,
+    )
+    if tuner == "hyperband":
+        kt_tuner = keras_tuner.Hyperband(hypermodel, max_epochs=epochs, **common)
+    elif tuner == "bayesian":
+        kt_tuner = keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    else:
+        kt_tuner = keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    start = time.perf_counter()
+    kt_tuner.search(
+        x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
+        callbacks=list(callbacks or []), verbose=verbose,
+    )
+    return TuningResult(kt_tuner, hypermodel, time.perf_counter() - start)

@@ -1,0 +1,205 @@
+"""keras_distill.tuning: KerasTuner searches whose trials share one teacher pass."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_distill
+from keras_distill import tuning
+from keras_distill.cache.teacher_cache import TeacherCache
+from keras_distill.core import packed_inputs
+from tests import testing
+
+pytest.importorskip("keras_tuner")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = testing.digits(400)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(*digits, epochs=2, verbose=0)
+    return model
+
+
+def build_student(hp):
+    return keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(10)]
+    )
+
+
+@pytest.fixture
+def counts(monkeypatch):
+    """Counts teacher passes over the data and online teacher calls inside training steps."""
+    calls = {"compute": [], "online": 0, "fit": [], "trained_on": []}
+    compute = TeacherCache.compute.__func__
+
+    def counting_compute(cls, teacher, x, **kwargs):
+        calls["compute"].append(kwargs.get("views"))
+        return compute(cls, teacher, x, **kwargs)
+
+    online = keras_distill.Distiller.teacher_logits
+
+    def counting_online(self, x):
+        calls["online"] += 1
+        return online(self, x)
+
+    monkeypatch.setattr(TeacherCache, "compute", classmethod(counting_compute))
+    monkeypatch.setattr(keras_distill.Distiller, "teacher_logits", counting_online)
+    distiller_fit = keras_distill.Distiller.fit
+
+    def recording_distiller_fit(self, x, *args, **kwargs):
+        calls["trained_on"].append(x)
+        return distiller_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras_distill.Distiller, "fit", recording_distiller_fit)
+    hypermodel_class = tuning.DistillerHyperModel
+    fit = hypermodel_class.fit
+
+    def recording_fit(self, hp, model, x, y=None, **kwargs):
+        calls["fit"].append((x, y, kwargs["validation_data"]))
+        return fit(self, hp, model, x, y, **kwargs)
+
+    monkeypatch.setattr(hypermodel_class, "fit", recording_fit)
+    return calls
+
+
+def run(teacher, digits, tmp_path, **kwargs):
+    kwargs.setdefault("max_trials", 3)
+    kwargs.setdefault("epochs", 1)
+    return tuning.search(teacher, build_student, *digits, directory=str(tmp_path), **kwargs)
+
+
+def test_the_teacher_runs_once_for_the_whole_search(teacher, digits, tmp_path, counts):
+    result = run(teacher, digits, tmp_path, space=tuning.SearchSpace(losses=["kd", "dist"]))
+    assert len(counts["fit"]) == 3 and len(result.trials) == 3
+    assert counts["compute"] == [None]  # one pass over the data, for three trials
+    assert counts["online"] == 0  # no trial ran the teacher
+    assert all(packed_inputs.is_packed(x) for x in counts["trained_on"])
+    assert all(row["fit_seconds"] > 0 for row in result.trials)
+
+
+def test_online_teacher_runs_in_every_trial(teacher, digits, tmp_path, counts):
+    run(teacher, digits, tmp_path, max_trials=2, cache_teacher=False)
+    assert counts["compute"] == []
+    assert counts["online"] >= 2  # traced at least once per trial
+
+
+def test_consistent_teaching_trials_share_cached_views(teacher, digits, tmp_path, counts):
+    jitter = keras_distill.augment.RandomShift(1, image_shape=(8, 8))
+    space = tuning.SearchSpace(consistent_teaching=[True])
+    result = run(teacher, digits, tmp_path, max_trials=2, augmentation=jitter, views=2, space=space)
+    assert counts["compute"] == [2] and counts["online"] == 0
+    for x in counts["trained_on"]:
+        assert x[packed_inputs.VIEW_SEEDS_KEY].shape[1:] == (2,)
+    assert result.build_distiller().augmentation is jitter
+
+
+def test_validation_split_comes_from_the_training_data(teacher, digits, tmp_path, counts):
+    x, y = digits
+    run(teacher, digits, tmp_path, max_trials=1, validation_split=0.25)
+    fit_x, fit_y, (val_x, val_y) = counts["fit"][0]
+    assert len(fit_x) + len(val_x) == len(x) and len(val_x) == pytest.approx(100, abs=5)
+    rows = {row.tobytes(): i for i, row in enumerate(x)}
+    fit_rows = {rows[r.tobytes()] for r in fit_x}
+    val_rows = {rows[r.tobytes()] for r in val_x}
+    assert not fit_rows & val_rows and len(fit_rows | val_rows) == len(x)
+    np.testing.assert_array_equal(val_y, y[sorted(val_rows)])
+    assert set(np.unique(val_y)) == set(np.unique(y))  # stratified
+
+
+def test_best_configuration_rebuilds_the_distiller(teacher, digits, tmp_path):
+    result = run(teacher, digits, tmp_path, max_trials=2)
+    best = result.best_hyperparameters
+    assert result.trials[0]["score"] >= result.trials[-1]["score"]
+    assert {k: result.trials[0][k] for k in best} == best
+    arguments = result.best_arguments
+    distiller = keras_distill.Distiller(teacher, build_student(None), **arguments["distiller"])
+    distiller.compile(optimizer="adam", **arguments["compile"])
+    np.testing.assert_allclose(testing.to_numpy(distiller.temperature), best["temperature"], rtol=1e-6)
+    np.testing.assert_allclose(testing.to_numpy(distiller.alpha), best["alpha"], rtol=1e-6)
+    expected = tuning.search_space.make_loss(best["loss"])
+    assert type(distiller.distillation_loss_fn) is type(expected)
+    assert getattr(expected, "standardize", None) == getattr(
+        distiller.distillation_loss_fn, "standardize", None
+    )
+    rebuilt = result.build_distiller()
+    rebuilt.fit(*digits, epochs=1, verbose=0)
+    assert f"| {result.trials[0]['trial']} | COMPLETED |" in result.table()
+
+
+def test_resume_from_the_project_folder_runs_no_new_trial(teacher, digits, tmp_path, counts):
+    first = run(teacher, digits, tmp_path, max_trials=2)
+    counts["fit"].clear()
+    counts["compute"].clear()
+    again = run(teacher, digits, tmp_path, max_trials=2)
+    assert counts["fit"] == [] and counts["compute"] == []
+    assert again.trials == first.trials
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"tuner": "grid"}, ValueError, "`tuner` must be one of"),
+        ({"max_trials": 0}, ValueError, "`max_trials` must be a positive integer"),
+        ({"validation_split": 1.0}, ValueError, "`validation_split`"),
+        ({"validation_split": 0.0}, ValueError, "`validation_split` must be > 0"),
+        ({"validation_data": ([1],)}, ValueError, "`validation_data` must be a pair"),
+        ({"augmentation": keras.layers.RandomFlip()}, TypeError, "ViewAugmentation"),
+        ({"space": {"alpha": 0.5}}, TypeError, "SearchSpace"),
+    ],
+)
+def test_bad_search_arguments_raise(teacher, digits, tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run(teacher, digits, tmp_path, **kwargs)
+
+
+def test_a_cache_needs_explicit_validation_data(teacher, digits, tmp_path):
+    cache = TeacherCache.compute(teacher, digits[0])
+    with pytest.raises(ValueError, match="pass `validation_data`"):
+        run(teacher, digits, tmp_path, cache=cache)
+
+
+def test_bad_student_builder_raises(teacher, digits, tmp_path):
+    with pytest.raises(TypeError, match="`build_student` must be a function"):
+        tuning.search(teacher, build_student(None), *digits, directory=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": (-1.0, 2.0)}, "`temperature` must be a finite number > 0"),
+        ({"temperature": (4.0, 2.0)}, "low < high"),
+        ({"alpha": [0.1, 1.5]}, r"`alpha` \(the weight of the hard-label loss\)"),
+        ({"losses": ["kd", "nope"]}, "`losses` must name"),
+        ({"consistent_teaching": ["yes"]}, "`consistent_teaching` must be True, False"),
+        ({"temperature": (1.0, 2.0, 3.0)}, "pass a list for choices"),
+    ],
+)
+def test_bad_search_space_raises(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        tuning.SearchSpace(**kwargs)
+
+
+def test_search_space_round_trips_its_config():
+    space = tuning.SearchSpace(temperature=[2.0, 4.0], alpha=0.3, losses="ls")
+    again = tuning.SearchSpace.from_config(space.get_config())
+    assert again.get_config() == space.get_config()
+    assert again.losses == ["ls"] and again.alpha == 0.3
+
+
+def test_missing_keras_tuner_names_the_extra(teacher, digits, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras_tuner", None)
+    monkeypatch.delitem(sys.modules, "keras_distill.tuning.distiller_hypermodel")
+    with pytest.raises(ImportError, match=r'pip install "keras-distill\[tune\]"'):
+        run(teacher, digits, tmp_path)
