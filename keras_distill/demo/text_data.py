@@ -37,12 +37,12 @@ class TextCorpus:
 def paragraphs(text):
     """The prose paragraphs of one topic, each joined into one line.
 
-    Indented blocks (code, grammar rules, tables) and headings are dropped.
+    Indented blocks (code, grammar rules), tables and headings are dropped.
     """
     kept = []
     for block in re.split(r"\n\s*\n", text):
         lines = [line for line in block.splitlines() if line.strip()]
-        if not lines or any(line.startswith((" ", "\t")) for line in lines):
+        if not lines or any(line.startswith((" ", "\t", "|", "+")) for line in lines):
             continue
         if len(lines) == 2 and _UNDERLINE.match(lines[1].strip()):
             continue
@@ -90,6 +90,9 @@ def load(max_characters=120, test_fraction=0.1, max_train=None, seed=0):
         split = test if name in held_out else train
         for paragraph in paragraphs(topics.topics[name]):
             split.extend(pieces(paragraph, max_characters))
+    # The manual repeats some passages in several topics: held out means unseen.
+    seen = set(train)
+    test = [piece for piece in test if piece not in seen]
     if max_train is not None and len(train) > max_train:
         keep = np.random.default_rng(seed).choice(len(train), max_train, replace=False)
         train = [train[i] for i in sorted(keep)]

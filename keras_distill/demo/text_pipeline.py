@@ -111,7 +111,7 @@ def write_json(path, value):
     atomic_files.write_file(path, write)
 
 
-def run(preset="quick", out="keras_distill_demo", seed=0, verbose=1):
+def run(preset="quick", out="keras_distill_demo", seed=0, verbose=1, recipe=None):
     """Runs the text demo and writes `report.md` and `report.json` under `out`.
 
     Args:
@@ -120,6 +120,8 @@ def run(preset="quick", out="keras_distill_demo", seed=0, verbose=1):
         seed: Seed of weights and shuffling. Defaults to `0`.
         verbose: 0 silent, 1 a line every tenth of the epochs, 2 one line
             per epoch. Defaults to `1`.
+        recipe: A `text_models.TextRecipe` in place of the preset's (smaller
+            runs, experiments). Defaults to `None`.
 
     Returns:
         The results dict (also in `report.json`).
@@ -128,7 +130,7 @@ def run(preset="quick", out="keras_distill_demo", seed=0, verbose=1):
         ImportError: keras-hub is not installed (the message names
             `pip install "keras-distill[hub]"`).
     """
-    recipe = text_models.recipe(preset)
+    recipe = recipe or text_models.recipe(preset)
     text_models.require_keras_hub()
     started, cpu_started = time.perf_counter(), time.process_time()
     keras.utils.set_random_seed(seed)
