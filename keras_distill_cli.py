@@ -19,7 +19,7 @@ import tempfile
 
 # Names the handlers accept; tests/test_cli.py checks them against
 # keras_distill.demo.presets and keras_distill.export.
-DATASETS = ("mnist", "digits")
+DATASETS = ("mnist", "digits", "text")
 PRESETS = ("quick", "full")
 TEACHERS = ("mlp", "cnn")
 TEACHINGS = ("consistent", "cached")
@@ -34,12 +34,15 @@ def _add_demo(subparsers):
         description=(
             "Train a teacher, the student alone and the distilled student on MNIST (the "
             "784-800-800-10 student of Hinton et al. 2015) or on scikit-learn's 8x8 digits; "
+            "or, with --dataset text, keras-hub language models on Python's reference manual; "
             "export the distilled student to SavedModel, TFLite int8 and ONNX with "
             "verification; write report.md, report.json and plots to --out."
         ),
     )
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
-                        help="digits runs offline on scikit-learn's 8x8 digits, scaled down.")
+                        help="digits runs offline on scikit-learn's 8x8 digits, scaled down; text "
+                        "trains keras-hub language models offline on Python's reference "
+                        'manual (needs pip install "keras-distill[hub]").')
     parser.add_argument("--data", metavar="PATH",
                         help="A local mnist.npz (x_train, y_train, x_test, y_test); default: "
                         "keras.datasets.mnist.load_data().")

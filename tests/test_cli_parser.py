@@ -8,6 +8,7 @@ import pytest
 
 import keras_distill_cli
 from keras_distill.demo import presets
+from keras_distill.demo import text_models
 
 
 @pytest.mark.slow
@@ -32,8 +33,8 @@ def test_help_imports_no_keras():
 
 
 def test_choices_match_the_handlers():
-    assert keras_distill_cli.DATASETS == presets.DATASETS
-    assert keras_distill_cli.PRESETS == presets.PRESETS
+    assert keras_distill_cli.DATASETS == presets.DATASETS + text_models.DATASETS
+    assert keras_distill_cli.PRESETS == presets.PRESETS == text_models.PRESETS
     assert keras_distill_cli.TEACHERS == presets.TEACHERS
     assert keras_distill_cli.TEACHINGS == presets.TEACHINGS
     exporters = importlib.import_module("keras_distill.export.export")
