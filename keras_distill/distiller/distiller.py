@@ -21,7 +21,7 @@ from keras_distill.distiller import saving
 from keras_distill.distiller import student_loss as student_loss_lib
 from keras_distill.features.feature_matching import FeatureMatcher
 from keras_distill.features.feature_matching import as_pairs
-from keras_distill.language import hooks as language
+from keras_distill.lm_hooks import hooks as language
 
 
 @register

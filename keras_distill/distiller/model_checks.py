@@ -12,7 +12,7 @@ import numpy as np
 from keras_distill.augment.batch_mix import BatchMix
 from keras_distill.core import argument_validation as validation
 from keras_distill.core.output_logits import output_layer
-from keras_distill.language import hooks as language
+from keras_distill.lm_hooks import hooks as language
 
 # Samples of the probe that looks at an opaque teacher's outputs.
 _PROBE_BATCH = 2

@@ -7,7 +7,7 @@ import types
 import keras
 
 from keras_distill.core import atomic_files
-from keras_distill.language import hooks as language
+from keras_distill.lm_hooks import hooks as language
 
 
 def save_atomically(save, filepath, overwrite, kwargs):

@@ -5,9 +5,9 @@ Needs `pip install "keras-distill[hub]"`; keras-hub is imported by the user who
 builds the models, never by `import keras_distill`.
 """
 
-from keras_distill.language.lora import lora_student
 from keras_distill.language.on_policy import OnPolicyDistiller
 from keras_distill.language.teacher_sequences import TeacherSequences
+from keras_distill.lm_hooks.lora import lora_student
 
 __all__ = [
     "lora_student",

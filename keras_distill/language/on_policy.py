@@ -32,10 +32,10 @@ import keras
 from keras_distill.api_export import register
 from keras_distill.core import argument_validation as validation
 from keras_distill.distiller.distiller import Distiller
-from keras_distill.language import causal_lm
-from keras_distill.language import hooks
 from keras_distill.language import student_samples
-from keras_distill.language import text_inputs
+from keras_distill.lm_hooks import causal_lm
+from keras_distill.lm_hooks import hooks
+from keras_distill.lm_hooks import text_inputs
 
 
 @register

@@ -27,8 +27,8 @@ from keras_distill.cache.sharded_cache import shard_path
 from keras_distill.core import argument_validation as validation
 from keras_distill.core import atomic_files
 from keras_distill.core.errors import StaleCacheError
-from keras_distill.language import causal_lm
 from keras_distill.language import student_samples
+from keras_distill.lm_hooks import causal_lm
 
 SETTINGS = "sequences.json"
 KIND = "keras_distill teacher sequences"

@@ -17,7 +17,7 @@ before training continues: the same function, new adapters on top of it.
 import keras
 from keras import ops
 
-from keras_distill.language import causal_lm
+from keras_distill.lm_hooks import causal_lm
 
 _FACTORS = ("lora_kernel_a", "lora_kernel_b")
 

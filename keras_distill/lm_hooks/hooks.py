@@ -5,9 +5,9 @@ The Distiller calls these at construction, in `fit`/`evaluate`, in
 are not keras-hub `CausalLM`s, so plain Keras models never touch keras-hub.
 """
 
-from keras_distill.language import causal_lm
-from keras_distill.language import lora
-from keras_distill.language import text_inputs
+from keras_distill.lm_hooks import causal_lm
+from keras_distill.lm_hooks import lora
+from keras_distill.lm_hooks import text_inputs
 
 _LORA_KEY = "student_lora"
 _SHARED_KEY = "shared_preprocessing"
