@@ -7,6 +7,8 @@ from keras import ops
 
 from keras_distill.api_export import register
 from keras_distill.core import distribution
+from keras_distill.losses.sequence_chunks import map_sequence_chunks
+from keras_distill.losses.sequence_chunks import resolve_chunks
 
 ACTIVATIONS = ("auto", "softmax", "sigmoid")
 REDUCTIONS = (None, "none", "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight")
@@ -94,6 +96,9 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
     uses_step = False
     # Divergences that compare k-id buckets set this and implement `call_top_k`.
     reads_top_k = False
+    # Per-position losses over the last axis may be computed in sequence chunks
+    # (`keras_distill.losses.sequence_chunks`): they set this to "auto" or a count.
+    sequence_chunks = None
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if reduction not in REDUCTIONS:
@@ -135,10 +140,12 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
         """
         student_outputs = ops.cast(student_outputs, "float32")
         temperature = ops.cast(temperature, "float32")
+        chunks = resolve_chunks(self.sequence_chunks, student_outputs.shape)
         if isinstance(teacher_outputs, dict):
             check_reads_top_k(self)
-            values = self.call_top_k(
-                teacher_outputs, student_outputs, temperature, activation=activation
+            values = map_sequence_chunks(
+                lambda t, s: self.call_top_k(t, s, temperature, activation=activation),
+                teacher_outputs, student_outputs, chunks,
             )
             return reduce_per_sample(values, sample_weight, self.reduction)
         teacher_outputs = ops.cast(teacher_outputs, "float32")
@@ -152,8 +159,9 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
             extra["labels"] = labels
         if self.uses_step:
             extra["step"] = step
-        values = self.call(
-            teacher_outputs, student_outputs, temperature, activation=activation, **extra
+        values = map_sequence_chunks(
+            lambda t, s: self.call(t, s, temperature, activation=activation, **extra),
+            teacher_outputs, student_outputs, chunks,
         )
         return reduce_per_sample(values, sample_weight, self.reduction)
 

@@ -4,6 +4,7 @@ from keras_distill.api_export import register
 from keras_distill.core.argument_validation import check_fraction
 from keras_distill.losses import divergences
 from keras_distill.losses.distillation_loss import ActivationLoss
+from keras_distill.losses.sequence_chunks import check_sequence_chunks
 from keras_distill.losses.top_k import top_k_divergence
 
 
@@ -20,6 +21,12 @@ class Divergence(ActivationLoss):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Name of the loss. Defaults to the snake-case class name.
+        sequence_chunks: For `(batch, sequence, vocabulary)` outputs: in how
+            many pieces of the sequence the divergence is computed, each
+            rematerialised in the backward pass (bounded memory, same
+            values): an int, `"auto"` (chunks of about 8 MiB of logits) or
+            `None` (the whole sequence at once). See
+            benchmarks/results/lm_memory.md for when it helps. Defaults to `None`.
 
     Example:
 
@@ -32,6 +39,14 @@ class Divergence(ActivationLoss):
     """
 
     reads_top_k = True
+
+    def __init__(self, activation="auto", reduction="sum_over_batch_size", name=None,
+                 sequence_chunks=None):
+        super().__init__(activation=activation, reduction=reduction, name=name)
+        self.sequence_chunks = check_sequence_chunks(sequence_chunks)
+
+    def get_config(self):
+        return {**super().get_config(), "sequence_chunks": self.sequence_chunks}
 
     def divergence(self, t, s):
         """The per-position divergence of float32 logits; each subclass (abstract here) defines it."""
@@ -60,6 +75,7 @@ class ReverseKL(Divergence):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"reverse_kl"`.
+        sequence_chunks: See `Divergence`. Defaults to `None`.
 
     Example:
 
@@ -72,8 +88,10 @@ class ReverseKL(Divergence):
         Language Models", ICLR 2024.
     """
 
-    def __init__(self, activation="auto", reduction="sum_over_batch_size", name="reverse_kl"):
-        super().__init__(activation=activation, reduction=reduction, name=name)
+    def __init__(self, activation="auto", reduction="sum_over_batch_size", name="reverse_kl",
+                 sequence_chunks=None):
+        super().__init__(activation=activation, reduction=reduction, name=name,
+                         sequence_chunks=sequence_chunks)
 
     def divergence(self, t, s):
         return divergences.reverse_kl_from_logits(t, s)
@@ -91,6 +109,7 @@ class GeneralizedJSD(Divergence):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"generalized_jsd"`.
+        sequence_chunks: See `Divergence`. Defaults to `None`.
 
     Example:
 
@@ -105,9 +124,11 @@ class GeneralizedJSD(Divergence):
     """
 
     def __init__(
-        self, beta=0.5, activation="auto", reduction="sum_over_batch_size", name="generalized_jsd"
+        self, beta=0.5, activation="auto", reduction="sum_over_batch_size", name="generalized_jsd",
+        sequence_chunks=None,
     ):
-        super().__init__(activation=activation, reduction=reduction, name=name)
+        super().__init__(activation=activation, reduction=reduction, name=name,
+                         sequence_chunks=sequence_chunks)
         self.beta = check_fraction(beta, "beta", "the teacher's weight in the mixture")
 
     def divergence(self, t, s):
@@ -127,6 +148,7 @@ class SkewKL(Divergence):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"skew_kl"`.
+        sequence_chunks: See `Divergence`. Defaults to `None`.
 
     Example:
 
@@ -140,8 +162,9 @@ class SkewKL(Divergence):
     """
 
     def __init__(self, alpha=0.1, activation="auto", reduction="sum_over_batch_size",
-                 name="skew_kl"):
-        super().__init__(activation=activation, reduction=reduction, name=name)
+                 name="skew_kl", sequence_chunks=None):
+        super().__init__(activation=activation, reduction=reduction, name=name,
+                         sequence_chunks=sequence_chunks)
         self.alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
 
     def divergence(self, t, s):
@@ -161,6 +184,7 @@ class SkewReverseKL(Divergence):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"skew_reverse_kl"`.
+        sequence_chunks: See `Divergence`. Defaults to `None`.
 
     Example:
 
@@ -174,8 +198,9 @@ class SkewReverseKL(Divergence):
     """
 
     def __init__(self, alpha=0.1, activation="auto", reduction="sum_over_batch_size",
-                 name="skew_reverse_kl"):
-        super().__init__(activation=activation, reduction=reduction, name=name)
+                 name="skew_reverse_kl", sequence_chunks=None):
+        super().__init__(activation=activation, reduction=reduction, name=name,
+                         sequence_chunks=sequence_chunks)
         self.alpha = check_fraction(alpha, "alpha", "the share of the mixture", include_one=False)
 
     def divergence(self, t, s):
@@ -193,6 +218,7 @@ class TotalVariation(Divergence):
         activation: `"softmax"`, `"sigmoid"` or `"auto"`. Defaults to `"auto"`.
         reduction: Defaults to `"sum_over_batch_size"`.
         name: Defaults to `"total_variation"`.
+        sequence_chunks: See `Divergence`. Defaults to `None`.
 
     Example:
 
@@ -206,8 +232,9 @@ class TotalVariation(Divergence):
     """
 
     def __init__(self, activation="auto", reduction="sum_over_batch_size",
-                 name="total_variation"):
-        super().__init__(activation=activation, reduction=reduction, name=name)
+                 name="total_variation", sequence_chunks=None):
+        super().__init__(activation=activation, reduction=reduction, name=name,
+                         sequence_chunks=sequence_chunks)
 
     def divergence(self, t, s):
         return divergences.total_variation_from_logits(t, s)
