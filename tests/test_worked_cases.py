@@ -43,7 +43,6 @@ def test_sklearn_teacher_example(tmp_path):
     assert "| teacher (gradient boosting) |" in text and "| distilled student |" in text
 
 
-@pytest.mark.slow
 def test_torch_teacher_example(tmp_path):
     example = _example("torch_teacher_mnist")
     results = example.main(
