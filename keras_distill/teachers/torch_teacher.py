@@ -59,7 +59,9 @@ class TorchTeacher(ForeignTeacher):
 
         flat = inputs if isinstance(inputs, list) else [inputs]
         with torch.no_grad():
-            outputs = self.module(*[torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in flat])
+            # A copy: host-call inputs arrive read-only, which torch warns about.
+            tensors = [torch.from_numpy(np.array(a, order="C", copy=True)) for a in flat]
+            outputs = self.module(*[t.to(self.device) for t in tensors])
         if isinstance(outputs, (tuple, list)):
             outputs = outputs[0]
         return outputs.detach().float().cpu().numpy()
