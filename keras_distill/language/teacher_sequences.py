@@ -37,6 +37,12 @@ KIND = "keras_distill teacher sequences"
 class TeacherSequences:
     """The teacher's continuations of a list of prompts, in shards on disk.
 
+    Made by `TeacherSequences.build` or `TeacherSequences.open`, not directly.
+
+    Args:
+        directory: The folder holding the shards and their fingerprints.
+        settings: The generation settings the shards were written with.
+
     Example:
 
     ```python
