@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -193,6 +195,25 @@ def test_unlabelled_transfer_set_with_alpha_zero():
     history = distiller.fit(x, epochs=3, batch_size=16, verbose=0)
     losses = history.history["distillation_loss"]
     assert losses[-1] < losses[0]
+
+
+def test_compiled_metrics_are_skipped_with_a_warning_when_fit_has_no_labels():
+    x, y = testing.synthetic(n=64)
+    distiller = kd.Distiller(testing.mlp(name="t"), testing.mlp(hidden=8, name="s"))
+    distiller.compile(optimizer="adam", alpha=0.0, metrics=["accuracy"])
+    with pytest.warns(UserWarning, match="metrics given to `compile` need labels"):
+        history = distiller.fit(x, epochs=2, batch_size=16, verbose=0)
+    assert "accuracy" not in history.history
+    assert len(history.history["distillation_loss"]) == 2
+    # Labelled data afterwards (the same compiled steps) tracks them again.
+    logs = distiller.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    predicted = np.argmax(_np(distiller.student.predict(x, verbose=0)), axis=-1)
+    assert logs["accuracy"] == pytest.approx(np.mean(predicted == y), abs=1e-6)
+    with warnings.catch_warnings():
+        # JAX traces the step again (the metrics' state has grown) and warns again.
+        warnings.simplefilter("ignore", UserWarning)
+        history = distiller.fit(x, epochs=1, batch_size=16, verbose=0, validation_data=(x, y))
+    assert "val_accuracy" in history.history and "accuracy" not in history.history
 
 
 def test_keras_distillation_losses_and_keras_losses_are_accepted():

@@ -1,5 +1,7 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
+import warnings
+
 import keras
 
 from keras_distill import losses as losses_lib
@@ -282,6 +284,7 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
         """
         fit_checks.run_before_fit(self, args, kwargs)
         self._drop_stale_train_function()
+        self._drop_steps_without_metrics("train_function", "test_function")
         # Text goes through a keras-hub student's preprocessor, as in `CausalLM.fit`.
         args, kwargs = language.fit_arguments(self, args, kwargs)
         args, kwargs = fit_checks.checked_fit_arguments(self, args, kwargs)
@@ -290,8 +293,21 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
 
     def evaluate(self, *args, **kwargs):
         """Keras's `evaluate`, on text through a keras-hub student's preprocessor."""
+        self._drop_steps_without_metrics("test_function")
         args, kwargs = language.evaluate_arguments(self, args, kwargs)
         return super().evaluate(*args, **kwargs)
+
+    def _drop_steps_without_metrics(self, *steps):
+        """Forgets steps traced without labels, whose compiled metrics were never built.
+
+        A step traced on label-free data leaves the metrics given to
+        `compile` unbuilt; on TensorFlow, building them in a later trace of
+        the same step (data with labels) would create variables in a
+        `tf.function`'s second trace.
+        """
+        if self._compile_metrics is not None and not self._compile_metrics.built:
+            for step in steps:
+                setattr(self, step, None)
 
     def generate(self, *args, **kwargs):
         """The student's `generate` (a keras-hub `CausalLM` student), e.g. after `fit`."""
@@ -350,11 +366,39 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
         return loss_assembly.total_loss(self, x, y, y_pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """The compiled metrics, on the student's outputs."""
-        logs = super().compute_metrics(
-            x, y, loss_assembly.student_outputs(y_pred), sample_weight
-        )
+        """The compiled metrics, on the student's outputs.
+
+        Without labels (`fit(x)` on the teacher's outputs alone), the metrics
+        given to `compile` have nothing to compare with: they are left out of
+        the logs, with one warning, instead of failing inside the step.
+        """
+        if y is None and self._compile_metrics is not None:
+            _warn_metrics_without_labels()
+            logs = self._metrics_result(skip_compiled=True)
+        else:
+            logs = super().compute_metrics(
+                x, y, loss_assembly.student_outputs(y_pred), sample_weight
+            )
         return loss_assembly.reported_losses(self, logs, y_pred)
+
+    def get_metrics_result(self):
+        """The metrics' values; compiled metrics never updated (no labels) are left out."""
+        compile_metrics = self._compile_metrics
+        return self._metrics_result(
+            skip_compiled=compile_metrics is not None and not compile_metrics.built
+        )
+
+    def _metrics_result(self, skip_compiled):
+        logs = {}
+        for metric in self.metrics:
+            if skip_compiled and metric is self._compile_metrics:
+                continue
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
 
     def compute_distillation_loss(
         self, y, y_pred, teacher_logits, sample_weight=None, shares=None, partners=None
@@ -439,3 +483,13 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
+
+
+def _warn_metrics_without_labels():
+    warnings.warn(
+        "The metrics given to `compile` need labels, and this batch has "
+        "none (`fit`/`evaluate` called without `y`): they are left out of the "
+        "logs. Pass labels to track them.",
+        UserWarning,
+        stacklevel=2,
+    )
