@@ -131,6 +131,14 @@ def quantize_weights(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=
 
     Returns:
         The names of the quantized layers.
+
+    Example:
+
+    ```python
+    ptq = keras.models.clone_model(student)
+    ptq.set_weights(student.get_weights())
+    keras_distill.optimize.quantize_weights(ptq, "int4")
+    ```
     """
     config = quantization_config(mode, block_size)
     layers = quantizable_layers(model, filters)
