@@ -35,7 +35,7 @@ PAGES = [
     ("export.md", "keras_distill.export", "keras_distill.export",
      "SavedModel, TFLite and ONNX exporters with verification."),
     ("optimize.md", "keras_distill.optimize", "keras_distill.optimize",
-     "Pruning and quantization-aware training while distilling (tfmot)."),
+     "Pruning and quantization-aware distillation: Keras-native (every backend) and tfmot."),
     ("report.md", "keras_distill.report", "keras_distill.report",
      "The distillation report and its metrics."),
     ("tuning.md", "keras_distill.tuning", "keras_distill.tuning",

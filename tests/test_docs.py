@@ -41,6 +41,7 @@ FRAGMENTS = [
     pytest.param("export.md", marks=tf_only),
     "losses.md",
     pytest.param("optimize.md", marks=tf_only),
+    "quantization.md",
     pytest.param("report.md", marks=tf_only),
     "tuning.md",
 ]

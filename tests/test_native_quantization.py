@@ -1,0 +1,189 @@
+"""quantize_and_distill and fake quantization: the trained grid is the deployed grid, on every backend."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_distill as kd
+from keras_distill.optimize.fake_quantization import fake_quantization
+from tests import optimize_testing as ot
+from tests.testing import to_numpy
+
+SCHEMES = [("int8", 128), ("int4", 128), ("int4", None), ("int4", 8)]
+
+
+def _mixed_model(seed=0):
+    """Dense and EinsumDense layers; 20 input rows so int4 groups of 8 need padding."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((3, 20))
+    h = keras.layers.EinsumDense("abc,cde->abde", (3, 2, 6), bias_axes="de", activation="relu")(inputs)
+    h = keras.layers.Reshape((3, 12))(h)
+    h = keras.layers.EinsumDense("abc,cd->abd", (3, 16), bias_axes="d", activation="relu")(h)
+    h = keras.layers.Flatten()(h)
+    return keras.Model(inputs, keras.layers.Dense(5)(h))
+
+
+@pytest.mark.parametrize("mode, block_size", SCHEMES)
+def test_fake_quantized_forward_equals_native_quantization(mode, block_size):
+    model = _mixed_model()
+    x = np.random.default_rng(1).normal(size=(7, 3, 20)).astype("float32")
+    float_out = to_numpy(model(x))
+    with fake_quantization(model, mode, block_size) as layers:
+        simulated = to_numpy(model(x))
+    assert len(layers) == 3
+    # The block restores every layer's own call.
+    np.testing.assert_array_equal(to_numpy(model(x)), float_out)
+    names = kd.optimize.quantize_weights(model, mode, block_size)
+    assert sorted(names) == sorted(layer.name for layer in layers)
+    assert all(model.get_layer(name).quantization_mode == mode for name in names)
+    native = to_numpy(model(x))
+    np.testing.assert_allclose(simulated, native, atol=1e-5)
+    # Quantization did change the outputs, so the match above is not trivial.
+    assert np.max(np.abs(native - float_out)) > 1e-3
+
+
+def test_fake_quantization_passes_gradients_straight_through():
+    model = _mixed_model()
+    x = np.ones((2, 3, 20), "float32")
+    with fake_quantization(model, "int4", None):
+        if keras.config.backend() == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss = keras.ops.sum(model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+        elif keras.config.backend() == "jax":
+            import jax
+
+            values = [v.value for v in model.trainable_variables]
+
+            def loss_fn(values):
+                out, _ = model.stateless_call(values, [v.value for v in model.non_trainable_variables], x)
+                return keras.ops.sum(out)
+
+            grads = jax.grad(loss_fn)(values)
+        else:
+            loss = keras.ops.sum(model(x))
+            loss.backward()
+            grads = [v.value.grad for v in model.trainable_variables]
+    assert all(g is not None and np.any(to_numpy(g) != 0) for g in grads)
+
+
+def _distiller(teacher, student, learning_rate, alpha=0.1):
+    distiller = kd.Distiller(teacher=teacher, student=student)
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        alpha=alpha,
+        temperature=3.0,
+    )
+    return distiller
+
+
+class _FloatWeights(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        self.weights = [np.array(w) for w in self.model.student.get_weights()]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A float student distilled from a sharp teacher: the start of QAD."""
+    keras.utils.set_random_seed(0)
+    x, y = ot.data(512)
+    teacher = ot.teacher(sharp=True)
+    student = ot.student(hidden=24)
+    _distiller(teacher, student, 1e-2).fit(x, y, epochs=15, batch_size=64, verbose=0)
+    return x, y, teacher, student.get_weights()
+
+
+def _student(weights):
+    student = ot.student(hidden=24)
+    student.set_weights(weights)
+    return student
+
+
+def _logit_error(model, teacher, x):
+    """The distillation loss the student minimises: T^2 KL at T = 3, against the teacher."""
+    return float(np.mean(to_numpy(kd.losses.kd_loss(teacher(x), model(x), 3.0))))
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_quantized_student_is_the_trained_grid(trained, mode):
+    x, y, teacher, weights = trained
+    student = _student(weights)
+    distiller = _distiller(teacher, student, 1e-3)
+    recorder = _FloatWeights()
+    kd.optimize.quantize_and_distill(
+        distiller, x, y, mode=mode, block_size=None, epochs=2, batch_size=64, callbacks=[recorder], verbose=0
+    )
+    assert [layer.quantization_mode for layer in student.layers] == [mode, None, mode]
+    # Training moved the float kernels, then the student was quantized from them.
+    assert np.max(np.abs(recorder.weights[0] - weights[0])) > 1e-4
+    fresh = _student(recorder.weights)
+    kd.optimize.quantize_weights(fresh, mode, None)
+    np.testing.assert_allclose(to_numpy(student(x)), to_numpy(fresh(x)), atol=1e-5)
+
+
+def test_qad_beats_post_training_int4(trained):
+    """A float student that matches its teacher exactly: int4 PTQ loses, QAD wins most of it back."""
+    x, y, teacher, _ = trained
+    float_student = keras.models.clone_model(teacher)
+    float_student.set_weights(teacher.get_weights())
+    ptq = keras.models.clone_model(teacher)
+    ptq.set_weights(teacher.get_weights())
+    kd.optimize.quantize_weights(ptq, "int4", None)
+    student = keras.models.clone_model(teacher)
+    student.set_weights(teacher.get_weights())
+    distiller = _distiller(teacher, student, 3e-4, alpha=0.0)  # the labels are random
+    kd.optimize.quantize_and_distill(
+        distiller, x, y, mode="int4", block_size=None, epochs=8, batch_size=64, verbose=0
+    )
+    assert _logit_error(float_student, teacher, x) < 1e-6
+    ptq_error = _logit_error(ptq, teacher, x)
+    qad_error = _logit_error(student, teacher, x)
+    assert ptq_error > 1e-2  # int4 rounding hurts this student
+    assert qad_error < 0.7 * ptq_error, (ptq_error, qad_error)
+
+
+def test_quantized_student_saves_and_loads(trained, tmp_path):
+    x, y, teacher, weights = trained
+    student = _student(weights)
+    kd.optimize.quantize_and_distill(
+        _distiller(teacher, student, 1e-3), x, y, mode="int4", epochs=1, verbose=0
+    )
+    student.save(tmp_path / "student.keras")
+    loaded = keras.models.load_model(tmp_path / "student.keras")
+    assert loaded.layers[0].quantization_mode == "int4"
+    np.testing.assert_allclose(to_numpy(loaded(x[:32])), to_numpy(student(x[:32])), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"mode": "int2"}, ValueError, "`mode` must be one of"),
+        ({"mode": "int4", "block_size": 0}, ValueError, "`block_size` must be"),
+        ({"mode": "int4", "block_size": 2.5}, ValueError, "`block_size` must be"),
+        ({"filters": "no_such_layer"}, ValueError, "no Dense or EinsumDense layer"),
+    ],
+)
+def test_bad_arguments_fail_before_training(trained, kwargs, error, match):
+    x, y, teacher, weights = trained
+    student = _student(weights)
+    distiller = _distiller(teacher, student, 1e-3)
+    with pytest.raises(error, match=match):
+        kd.optimize.quantize_and_distill(distiller, x, y, epochs=1, verbose=0, **kwargs)
+    np.testing.assert_array_equal(student.get_weights()[0], weights[0])
+    assert student.layers[0].quantization_mode is None
+
+
+def test_rejects_other_objects_and_quantized_students(trained):
+    x, y, teacher, weights = trained
+    with pytest.raises(TypeError, match="`distiller` must be a compiled"):
+        kd.optimize.quantize_and_distill(_student(weights), x, y)
+    uncompiled = kd.Distiller(teacher=teacher, student=_student(weights))
+    with pytest.raises(ValueError, match="must be compiled"):
+        kd.optimize.quantize_and_distill(uncompiled, x, y)
+    student = _student(weights)
+    student.quantize("int8")
+    with pytest.raises(ValueError, match="quantized: int8"):
+        kd.optimize.quantize_and_distill(_distiller(teacher, student, 1e-3), x, y)
