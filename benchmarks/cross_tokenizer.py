@@ -123,7 +123,7 @@ def main(argv=None):
         keras.utils.set_random_seed(seed)
         init = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT).get_weights()
 
-        def student():
+        def student(seed=seed, init=init):
             keras.utils.set_random_seed(seed)
             model = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT)
             model.set_weights(init)
@@ -163,7 +163,8 @@ def _report(args, header, record):
     for method, label in (("alone", "student alone (1 layer, width 32)"),
                           ("uld", "ULD from the byte teacher (AlignedTeacher, dense cache)")):
         values = [record[s][method] for s in seeds]
-        wins = "" if method == "alone" else f"{sum(record[s]['uld'] < record[s]['alone'] for s in seeds)}/{len(seeds)}"
+        wins = sum(record[s]["uld"] < record[s]["alone"] for s in seeds)
+        wins = "" if method == "alone" else f"{wins}/{len(seeds)}"
         seconds = statistics.mean(record[s][f"{method}_epoch_seconds"] for s in seeds)
         lines.append(f"| {label} | {statistics.mean(values):.3f} ({min(values):.3f} to {max(values):.3f}) "
                      f"| {', '.join(f'{v:.3f}' for v in values)} | {wins} | {seconds:.1f} |")

@@ -83,7 +83,8 @@ def test_unaligned_rows_and_top_k_cache():
         np.testing.assert_allclose(keras.ops.convert_to_numpy(top_k), keras.ops.convert_to_numpy(dense),
                                    atol=1e-6)
     # k = 3: the 3 sorted probabilities, then |tail - the student's remaining mass|.
-    cached = {key: keras.ops.convert_to_numpy(v) for key, v in keras_distill.losses.compress_top_k(teacher, 3).items()}
+    cached = keras_distill.losses.compress_top_k(teacher, 3)
+    cached = {key: keras.ops.convert_to_numpy(value) for key, value in cached.items()}
     p = np.exp(cached["log_probs"].astype(np.float64))
     q = -np.sort(-_softmax(student.astype(np.float64)), -1)
     expected = np.abs(p - q[..., :3]).sum(-1) + np.abs(cached["tail_mass"] - q[..., 3:].sum(-1))
@@ -104,7 +105,8 @@ def test_align_positions_by_text():
     characters = list(range(12))  # the start token, then one end per character
     np.testing.assert_array_equal(align_positions(words, characters), [0, 3, 7, 11])
     # Characters against words: only the ends of words have a counterpart.
-    np.testing.assert_array_equal(align_positions(characters, words), [0, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, 3])
+    np.testing.assert_array_equal(
+        align_positions(characters, words), [0, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, 3])
     np.testing.assert_array_equal(
         align_positions(characters[:6], words, match="previous"), [0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(align_positions([3, -1], [1, 3, 3, -1]), [2, -1])  # last one; padding
@@ -169,7 +171,8 @@ def test_aligned_teacher_refuses_a_tokenizer_that_does_not_spell_the_text():
         aligned.run({key: keras.ops.convert_to_numpy(value) for key, value in x.items()})
     with pytest.raises(ValueError, match="teacher_sequence_length"):
         keras_distill.teachers.AlignedTeacher(
-            student, student.preprocessor.tokenizer, Characters(), sequence_length=4, teacher_sequence_length=0)
+            student, student.preprocessor.tokenizer, Characters(), sequence_length=4,
+            teacher_sequence_length=0)
 
 
 def test_uld_distillation_online_and_cached_give_the_same_student():

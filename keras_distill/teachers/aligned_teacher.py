@@ -118,7 +118,8 @@ class AlignedTeacher(ForeignTeacher):
             student_ends, text = text_alignment.token_ends(self._student_pieces, ids, mask)
             if not mask.any():
                 continue
-            own = [int(i) for i in np.asarray(_numpy(self._tokenize(text.decode("utf-8", "ignore")))).reshape(-1)]
+            own = _numpy(self._tokenize(text.decode("utf-8", "ignore")))
+            own = [int(i) for i in np.asarray(own).reshape(-1)]
             teacher_ends, spelled = text_alignment.token_ends(self._teacher_pieces, own)
             if self.teacher_start_id is not None:
                 # The start token holds no text, whatever its id detokenizes to.
