@@ -82,6 +82,13 @@ def uld_top_k_loss(cached, student_logits, temperature=1.0):
 
     Returns:
         A float32 tensor of shape `(...)`.
+
+    Example:
+
+    ```python
+    cached = keras_distill.losses.compress_top_k(teacher_logits, 32)
+    values = keras_distill.losses.uld_top_k_loss(cached, student_logits)
+    ```
     """
     log_probs = ops.cast(cached["log_probs"], "float32")
     # A tail of 0 stays finite in the log (its softened bucket is then ~1e-38).

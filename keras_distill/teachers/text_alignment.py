@@ -25,6 +25,12 @@ def token_pieces(tokenizer):
 
     Returns:
         A list of `bytes`, one per id.
+
+    Example:
+
+    ```python
+    pieces = keras_distill.teachers.token_pieces(tokenizer)  # pieces[id] == b" the", ...
+    ```
     """
     size = int(tokenizer.vocabulary_size())
     special = set(int(i) for i in (getattr(tokenizer, "special_token_ids", None) or ()))
@@ -49,6 +55,12 @@ def token_ends(pieces, ids, valid=None):
     Returns:
         `(ends, text)`: an int64 array of end offsets and the `bytes` the
         valid ids spell.
+
+    Example:
+
+    ```python
+    ends, text = keras_distill.teachers.token_ends(pieces, [0, 464, 3797])  # ends [0, 3, 7]
+    ```
     """
     ids = np.asarray(ids).reshape(-1)
     valid = np.ones(ids.shape, bool) if valid is None else np.asarray(valid, bool).reshape(-1)
