@@ -39,6 +39,9 @@ def check_compatible_shapes(teacher_shape, student_shape):
             "`teacher` and `student` outputs cannot be compared: teacher output "
             f"shape {teacher_shape}, student output shape {student_shape}. They "
             "must match in every dimension except the batch."
+            + (" For a teacher with another tokenizer, use keras_distill.losses.ULDLoss "
+               "(see docs/teachers.md)." if len(teacher_shape) == len(student_shape) > 2
+               and teacher_shape[1:-1] == student_shape[1:-1] else "")
         )
 
 

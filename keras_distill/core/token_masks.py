@@ -43,3 +43,14 @@ def masked_weights(sample_weight, mask):
     while len(sample_weight.shape) < len(weights.shape):
         sample_weight = ops.expand_dims(sample_weight, axis=-1)
     return weights * sample_weight
+
+
+# Teacher logits of a position that has no teacher counterpart (a student token
+# whose text does not end where a teacher token ends): every logit of the row is
+# this value. Finite, so the data guard passes it; no real logit comes near it.
+UNALIGNED_LOGIT = -1e9
+
+
+def aligned_rows(teacher_logits):
+    """1.0 where a teacher row holds real logits, 0.0 where it is `UNALIGNED_LOGIT` (float32)."""
+    return ops.cast(ops.max(teacher_logits, axis=-1) > 0.5 * UNALIGNED_LOGIT, "float32")

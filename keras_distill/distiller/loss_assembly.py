@@ -72,6 +72,9 @@ def distillation_terms(
     # A top-k cache stays sparse; the distillation loss reads its fields.
     if isinstance(teacher_logits, dict):
         check_reads_top_k(distiller.distillation_loss_fn)
+    elif getattr(distiller.distillation_loss_fn, "vocabulary_free", False):
+        # Sorted probabilities (ULD): only the positions must match, not the vocabularies.
+        validation.check_compatible_shapes(teacher_logits.shape[:-1], y_pred.shape[:-1])
     else:
         validation.check_compatible_shapes(teacher_logits.shape, y_pred.shape)
     alpha = ops.cast(distiller._alpha, "float32")

@@ -42,6 +42,9 @@ from keras_distill.losses.top_k import compress_top_k
 from keras_distill.losses.top_k import spread_tail_kl
 from keras_distill.losses.top_k import top_k_divergence
 from keras_distill.losses.top_k import top_k_kl
+from keras_distill.losses.uld_loss import ULDLoss
+from keras_distill.losses.uld_loss import uld_loss
+from keras_distill.losses.uld_loss import uld_top_k_loss
 
 __all__ = [
     "AttentionTransfer",
@@ -75,6 +78,9 @@ __all__ = [
     "spread_tail_kl",
     "top_k_divergence",
     "top_k_kl",
+    "ULDLoss",
+    "uld_loss",
+    "uld_top_k_loss",
     "DKDLoss",
     "dkd_loss",
     "KDLoss",

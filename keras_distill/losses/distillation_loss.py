@@ -99,6 +99,8 @@ class DistillationLoss(keras.losses.Loss, abc.ABC):
     # Per-position losses over the last axis may be computed in sequence chunks
     # (`keras_distill.losses.sequence_chunks`): they set this to "auto" or a count.
     sequence_chunks = None
+    # Losses that compare no token ids (ULD) take a teacher of another vocabulary size.
+    vocabulary_free = False
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if reduction not in REDUCTIONS:

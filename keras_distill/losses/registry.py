@@ -22,6 +22,7 @@ from keras_distill.losses.logit_mse import LogitMSE
 from keras_distill.losses.relational import RKDLoss
 from keras_distill.losses.similarity_preserving import SimilarityPreserving
 from keras_distill.losses.soft_target_cross_entropy import SoftTargetCrossEntropy
+from keras_distill.losses.uld_loss import ULDLoss
 
 ALL_LOSSES = {
     "kd_loss": KDLoss,
@@ -40,6 +41,8 @@ ALL_LOSSES = {
     "skew_reverse_kl": SkewReverseKL,
     "tvd": TotalVariation,
     "total_variation": TotalVariation,
+    "uld": ULDLoss,
+    "uld_loss": ULDLoss,
 }
 
 FEATURE_LOSSES = {
