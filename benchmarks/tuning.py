@@ -3,22 +3,24 @@
 For each seed: the same random search (same seed, so the same trials) twice,
 once with the teacher's outputs shared by all trials (one teacher pass) and
 once with the teacher online in every trial, timed one after the other in this
-process; then the best configuration found (by the shared-cache search) and
-the Distiller's defaults (KD, T=3, alpha=0.1, no augmentation) each train the
-same student initialisation on the whole training set, and both are scored on
-the untouched test set.
+process (which runs first alternates with the seed); then the best configuration
+found (by the shared-cache search) and the Distiller's defaults (KD, T=3,
+alpha=0.1, no augmentation) each train the same student initialisation on the
+whole training set, and both are scored on the untouched test set.
 
     python benchmarks/tuning.py --dataset digits --seeds 0 1 2
     python benchmarks/tuning.py --dataset mnist --data /path/to/mnist.npz --seeds 0 1 2
 
 Tasks:
     digits  scikit-learn's 8x8 digits (1,297 train / 500 test, the demo's split); a
-            CNN teacher (3x3 conv 128 - conv 256 - dense 256, about 23 M multiply-adds
-            per image) on the 8x8 images, a 64-16-10 MLP student (1.2 k)
+            CNN teacher (3x3 conv 128 - conv 256 - dense 256, 23.1 M multiply-adds
+            per image) and a CNN student (conv 16 - conv 32 - dense, 0.32 M: 71x less);
+            20 epochs, batch 64
     mnist   the first 6,000 MNIST training images / the 10,000 test images; a CNN
-            teacher (3x3 conv 64 - pool - conv 128 - pool - dense 256, about 16 M
-            multiply-adds per image), a 784-16-10 MLP student (13 k)
-The search: random search, the default SearchSpace (temperature 1-8, alpha
+            teacher (3x3 conv 64 - pool - conv 128 - pool - dense 256, 16.5 M) and a
+            CNN student (conv 8 - pool - conv 16 - pool - dense, 0.29 M: 57x less);
+            5 epochs, batch 128
+The search: random search (4 trials), the default SearchSpace (temperature 1-8, alpha
 0-0.9, losses kd/ls/dkd/dist/jsd, consistent teaching on/off with RandomShift(1)
 and 4 cached views), 20% of the training set held out for val_accuracy.
 """
@@ -38,8 +40,10 @@ from keras_distill import tuning
 from keras_distill.demo import data as demo_data
 
 TASKS = {
-    "digits": dict(image_shape=(8, 8), filters=(128, 256), pool=False, epochs=20, batch_size=64),
-    "mnist": dict(image_shape=(28, 28), filters=(64, 128), pool=True, epochs=5, batch_size=128),
+    "digits": dict(image_shape=(8, 8), filters=(128, 256), student_filters=(16, 32), pool=False,
+                   epochs=20, batch_size=64),
+    "mnist": dict(image_shape=(28, 28), filters=(64, 128), student_filters=(8, 16), pool=True,
+                  epochs=5, batch_size=128),
 }
 
 
@@ -66,14 +70,30 @@ def make_teacher(data, task):
     return teacher
 
 
-def student_builder(data):
+def student_builder(data, task):
     def build_student(hp):
-        return keras.Sequential([
-            keras.Input((data.x_train.shape[1],)),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(data.num_classes),
-        ], name="student")
+        layers = [keras.Input((data.x_train.shape[1],)),
+                  keras.layers.Reshape((*task["image_shape"], 1))]
+        for filters in task["student_filters"]:
+            layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu"))
+            if task["pool"]:
+                layers.append(keras.layers.MaxPooling2D())
+        layers += [keras.layers.Flatten(), keras.layers.Dense(data.num_classes)]
+        return keras.Sequential(layers, name="student")
     return build_student
+
+
+def multiply_adds(model):
+    """Multiply-adds of one image through the model's Conv2D and Dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            out = layer.output.shape
+            total += out[1] * out[2] * out[3] * layer.kernel.shape[0] * layer.kernel.shape[1] * (
+                layer.kernel.shape[2])
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return int(total)
 
 
 def test_accuracy(distiller, data, task, seed):
@@ -84,10 +104,14 @@ def test_accuracy(distiller, data, task, seed):
 
 
 def run_seed(data, task, teacher, seed, trials, folder):
-    build_student = student_builder(data)
+    build_student = student_builder(data, task)
     jitter = keras_distill.augment.RandomShift(1, image_shape=task["image_shape"])
     searches = {}
-    for mode, cache_teacher in (("shared cache", True), ("teacher online", False)):
+    load_before = os.getloadavg()[0]
+    modes = [("shared cache", True), ("teacher online", False)]
+    # Alternate which search runs first, so that a drift in the shared machine's load
+    # does not always favour the same mode.
+    for mode, cache_teacher in modes if seed % 2 == 0 else modes[::-1]:
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
         result = tuning.search(
@@ -102,6 +126,7 @@ def run_seed(data, task, teacher, seed, trials, folder):
         json.dumps({k: v for k, v in row.items() if k not in ("trial", "status", "score",
                     "fit_seconds")}, sort_keys=True) for row in r.trials)
     assert settings(cached) == settings(online), "the two searches ran different trials"
+    load_after = os.getloadavg()[0]
     keras.utils.set_random_seed(seed)
     default = keras_distill.Distiller(teacher, build_student(None))
     default.compile(optimizer="adam", metrics=["accuracy"],
@@ -109,7 +134,7 @@ def run_seed(data, task, teacher, seed, trials, folder):
     keras.utils.set_random_seed(seed)
     tuned = cached.build_distiller(build_student(None))
     return dict(
-        seed=seed,
+        seed=seed, load=(load_before, load_after), first="cache" if seed % 2 == 0 else "online",
         cached_wall=searches["shared cache"]["wall"], online_wall=searches["teacher online"]["wall"],
         teacher_seconds=cached.teacher_seconds,
         cached_fit=statistics.mean(r["fit_seconds"] for r in cached.trials),
@@ -126,7 +151,7 @@ def main():
     parser.add_argument("--dataset", choices=tuple(TASKS), default="digits")
     parser.add_argument("--data", help="mnist.npz for --dataset mnist")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--out", help="JSON file for the rows")
     args = parser.parse_args()
     task = TASKS[args.dataset]
@@ -134,6 +159,9 @@ def main():
     keras.utils.set_random_seed(0)
     teacher = make_teacher(data, task)
     teacher_test = float(teacher.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
+    macs = dict(teacher=multiply_adds(teacher), student=multiply_adds(student_builder(data, task)(None)))
+    print(f"multiply-adds per image: teacher {macs['teacher']:,}, student {macs['student']:,} "
+          f"({macs['teacher'] / macs['student']:.0f}x)", flush=True)
     folder = tempfile.mkdtemp(prefix="kd_tuning_")
     rows = []
     try:
@@ -144,7 +172,8 @@ def main():
                   f"({row['teacher_seconds']:.1f} s teacher pass) vs {row['online_wall']:.1f} s "
                   f"online; per-trial fit {row['cached_fit']:.2f} s vs {row['online_fit']:.2f} s "
                   f"({row['online_fit'] / row['cached_fit']:.2f}x); test accuracy default "
-                  f"{row['default_test']:.4f}, tuned {row['tuned_test']:.4f}; best {row['best']}",
+                  f"{row['default_test']:.4f}, tuned {row['tuned_test']:.4f}; best {row['best']}; "
+                  f"load average {row['load'][0]:.1f} -> {row['load'][1]:.1f}",
                   flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -153,7 +182,7 @@ def main():
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:
-            json.dump(dict(teacher_test=teacher_test, rows=[
+            json.dump(dict(teacher_test=teacher_test, macs=macs, rows=[
                 {k: v for k, v in r.items() if k != "table"} for r in rows]), f, indent=1)
 
 

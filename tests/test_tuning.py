@@ -147,6 +147,44 @@ def test_resume_from_the_project_folder_runs_no_new_trial(teacher, digits, tmp_p
     assert again.trials == first.trials
 
 
+def test_trial_checkpoints_hold_the_student_alone_and_reload_after_resume(
+    teacher, digits, tmp_path, monkeypatch
+):
+    import h5py
+
+    x = digits[0][:50]
+    trained = {}  # each trial's student predictions at the end of its fit (1 epoch: the best one)
+    fit = tuning.DistillerHyperModel.fit
+
+    def recording_fit(self, hp, model, *args, **kwargs):
+        history = fit(self, hp, model, *args, **kwargs)
+        trained[len(trained)] = model.student.predict(x, verbose=0)
+        return history
+
+    monkeypatch.setattr(tuning.DistillerHyperModel, "fit", recording_fit)
+    first = run(teacher, digits, tmp_path, max_trials=2)
+    best_id = first.trials[0]["trial"]
+    checkpoint = first.tuner._get_checkpoint_fname(best_id)
+    with h5py.File(checkpoint) as f:
+        arrays = []
+        f.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
+    student = build_student(None)
+    assert len(arrays) == len(student.weights) < len(student.weights) + len(teacher.weights)
+    student.load_weights(checkpoint)  # a plain student reads a trial checkpoint
+    best_trial = sorted(first.tuner.oracle.trials).index(best_id)
+    np.testing.assert_allclose(student.predict(x, verbose=0), trained[best_trial], rtol=1e-6)
+
+    monkeypatch.setattr(tuning.DistillerHyperModel, "fit", fit)
+    again = run(teacher, digits, tmp_path, max_trials=2)  # resumes: no new trial
+    assert again.trials == first.trials
+    (best,) = again.tuner.get_best_models(1)
+    assert isinstance(best, keras_distill.Distiller) and best.teacher is teacher
+    np.testing.assert_allclose(best.predict(x, verbose=0), trained[best_trial], rtol=1e-6)
+    np.testing.assert_allclose(
+        testing.to_numpy(best.temperature), again.best_hyperparameters["temperature"], rtol=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

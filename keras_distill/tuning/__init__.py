@@ -8,6 +8,7 @@ import typing
 
 from keras_distill.tuning.search import search
 from keras_distill.tuning.search_space import SearchSpace
+from keras_distill.tuning.trial_distiller import TrialDistiller  # noqa: F401 - registered for loading
 from keras_distill.tuning.tuning_result import TuningResult
 
 if typing.TYPE_CHECKING:  # for static readers (mkdocstrings); imported on first use below

@@ -19,6 +19,7 @@ from keras_distill.features.feature_matching import as_pairs
 from keras_distill.features.feature_pair import FeaturePair
 from keras_distill.tuning.search_space import SearchSpace
 from keras_distill.tuning.search_space import make_loss
+from keras_distill.tuning.trial_distiller import TrialDistiller
 
 keras_tuner = import_optional("keras_tuner", "Hyper-parameter search (keras_distill.tuning)")
 
@@ -130,15 +131,21 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             self._add_cache(cache)
 
     def build(self, hp):
-        """A compiled `Distiller` with a new student and the settings drawn on `hp`."""
+        """A compiled trial `Distiller` with a new student and the settings drawn on `hp`.
+
+        Its weight files hold the student alone: KerasTuner checkpoints each
+        trial's best epoch with `save_weights` and reloads it with
+        `load_weights` (`get_best_models`, Hyperband's next rounds), and the
+        teacher, the same in every trial, is neither written nor read.
+        """
         return self.build_distiller(self.space.declare(
             hp, self.augmentation is not None, len(self.features)
-        ), self.build_student(hp))
+        ), self.build_student(hp), distiller_class=TrialDistiller)
 
-    def build_distiller(self, values, student):
+    def build_distiller(self, values, student, distiller_class=Distiller):
         """A compiled `Distiller` of `student` for the settings `values` (see `arguments`)."""
         arguments = self.arguments(values)
-        distiller = Distiller(
+        distiller = distiller_class(
             self.teacher, student, teacher_activation=self.teacher_activation,
             **arguments["distiller"],
         )
@@ -227,3 +234,4 @@ class DistillerHyperModel(keras_tuner.HyperModel):
                 )
         kind = "views" if cache.views else "plain"
         self._caches[(kind, cache.fingerprint.rsplit("-", 1)[-1])] = cache
+
