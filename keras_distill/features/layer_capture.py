@@ -11,7 +11,7 @@ import functools
 
 import keras
 
-_MISSING = object()
+from keras_distill.core import layer_calls
 
 
 def _nested_layers(model, prefix=""):
@@ -116,10 +116,9 @@ def record_outputs(layers, paths, model_name):
         A recording whose `output_of(layer)` is the layer's output.
     """
     recording = _Recording(layers, paths, model_name)
-    patched = []
-    try:
+
+    def recorders():
         for layer in {id(layer): layer for layer in layers}.values():
-            previous = layer.__dict__.get("call", _MISSING)
             original = layer.call
             sink = recording.outputs[id(layer)]
 
@@ -129,12 +128,7 @@ def record_outputs(layers, paths, model_name):
                 _sink.append(outputs)
                 return outputs
 
-            object.__setattr__(layer, "call", recorded)
-            patched.append((layer, previous))
+            yield layer, recorded
+
+    with layer_calls.replaced_calls(recorders()):
         yield recording
-    finally:
-        for layer, previous in reversed(patched):
-            if previous is _MISSING:
-                object.__delattr__(layer, "call")
-            else:
-                object.__setattr__(layer, "call", previous)

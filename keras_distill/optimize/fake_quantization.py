@@ -18,6 +18,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_distill.core import layer_calls
+
 MODES = ("int8", "int4", "float8")
 # Modes whose integer kernels are simulated during training; float8 layers
 # train natively (Keras's delayed-scaling float8 training).
@@ -249,16 +251,7 @@ def fake_quantization(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters
         )
     check_block_size(block_size)
     layers = quantizable_layers(model, filters)
-    patched = []
-    try:
-        for layer in layers:
-            previous = layer.__dict__.get("call")
-            object.__setattr__(layer, "call", _fake_quantized_call(layer, mode, block_size))
-            patched.append((layer, previous))
+    with layer_calls.replaced_calls(
+        (layer, _fake_quantized_call(layer, mode, block_size)) for layer in layers
+    ):
         yield layers
-    finally:
-        for layer, previous in reversed(patched):
-            if previous is None:
-                object.__delattr__(layer, "call")
-            else:
-                object.__setattr__(layer, "call", previous)
