@@ -222,8 +222,33 @@ def language_data():
     return arrays, tokenizer.vocabulary_size()
 
 
+def describe_language(config, n_train, n_test):
+    import language_models as lm
+
+    teacher, student = lm.TEACHER, lm.STUDENT
+    return (
+        "The keras-hub `GPT2CausalLM` pair of benchmarks/language_models.py, built from config: a "
+        f"teacher ({teacher['layers']} layers, width {teacher['width']}, {teacher['heads']} heads) "
+        f"trained {config['teacher_epochs']} epochs, and a student ({student['layers']} layer, width "
+        f"{student['width']}, {student['heads']} heads) distilled from it for "
+        f"{config['start_epochs']} epochs (forward KL, alpha 0.5, T 1, AdamW 3e-3 cosine, batch "
+        f"{config['batch_size']}): the float student. Byte-level BPE with {config['merges']} merges "
+        f"trained on the 12 training modules' source ({n_train:,} training tokens, {n_test:,} "
+        "held-out tokens of `csv`, `heapq`, `bisect`, `statistics`); sequence length "
+        f"{lm.SEQUENCE_LENGTH}. Perplexity per held-out token (lower is better). The quantized "
+        "layers are the student's `Dense` and `EinsumDense` ones (attention projections, "
+        "feed-forward); the token and position embeddings, and so the tied output projection, stay "
+        "float. PTQ and QAD as above (Keras defaults; int4 groups of 128 input rows, here one group "
+        "per kernel column since no kernel has more than 128 input rows), QAD "
+        f"{config['epochs']} epoch(s) against the float teacher (Adam {QAD_LEARNING_RATE}); the "
+        f"control distils the float student for the same {config['epochs']} epoch(s), then PTQ int4."
+    )
+
+
 def describe(dataset, config, n_train, n_test):
     epochs = config["epochs"]
+    if dataset == "gpt2":
+        return describe_language(config, n_train, n_test)
     if dataset == "digits":
         where = f"scikit-learn digits ({n_train:,} training, {n_test} test images, fixed split)."
     else:
@@ -255,26 +280,43 @@ def replace_section(old, heading, text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", choices=sorted(SETTINGS), default="digits")
+    parser.add_argument("--dataset", choices=sorted(SETTINGS) + ["gpt2"], default="digits")
     parser.add_argument("--data", default=None, help="MNIST's .npz file (for --dataset mnist)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--report", default=None)
     args = parser.parse_args()
-    config = SETTINGS[args.dataset]
-    arrays = data(args.dataset, args.data)
-    n_train, n_test = len(arrays[1]), len(arrays[3])
     began = time.time()
+    language = args.dataset == "gpt2"
+    if language:
+        config = dict(LANGUAGE, heading=LANGUAGE_HEADING)
+        arrays, vocabulary_size = language_data()
+        n_train, n_test = int(arrays[2].sum()), int(arrays[5].sum())
+        metric, sign, unit = "perplexity", -1.0, "held-out tokens' perplexity"
+    else:
+        config = SETTINGS[args.dataset]
+        arrays = data(args.dataset, args.data)
+        n_train, n_test = len(arrays[1]), len(arrays[3])
+        metric, sign, unit = "acc", 1.0, "accuracy"
+
+    def show(value):
+        return f"{value:.2f}" if language else f"{value:.2%}"
+
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
-            results[seed] = run_seed(seed, folder, config, arrays)
+            if language:
+                results[seed] = run_language(seed, folder, arrays, vocabulary_size)
+            else:
+                results[seed] = run_seed(seed, folder, config, arrays)
             print(
                 seed, {k: v[0] for k, v in results[seed].items()}, f"{time.time() - began:.0f} s", flush=True
             )
     names = list(results[args.seeds[0]])
     command = "PYTHONPATH=. python benchmarks/qad.py"
     if args.dataset != "digits":
-        command += f" --dataset {args.dataset} --data {command_line.portable(args.data)}"
+        command += f" --dataset {args.dataset}"
+    if args.data:
+        command += f" --data {command_line.portable(args.data)}"
     lines = [
         config["heading"],
         "",
@@ -285,34 +327,42 @@ def main():
         "",
         describe(args.dataset, config, n_train, n_test),
         "",
-        "| model | " + " | ".join(f"seed {s} acc" for s in args.seeds) + " | mean acc | `.keras` bytes |",
+        "| model | "
+        + " | ".join(f"seed {s} {metric}" for s in args.seeds)
+        + f" | mean {metric} | `.keras` bytes |",
         "|---|" + "---:|" * (len(args.seeds) + 2),
     ]
     for name in names:
-        accs = [results[s][name][0] for s in args.seeds]
+        values = [results[s][name][0] for s in args.seeds]
         nbytes = results[args.seeds[0]][name][1]
         lines.append(
             f"| {name.replace('EPOCHS', str(config['epochs']))} | "
-            + " | ".join(f"{a:.2%}" for a in accs)
-            + f" | {np.mean(accs):.2%} | {'' if nbytes is None else f'{nbytes:,}'} |"
+            + " | ".join(map(show, values))
+            + f" | {show(np.mean(values))} | {'' if nbytes is None else f'{nbytes:,}'} |"
         )
     lines += [
         "",
-        "Recovered fraction of the accuracy int4 PTQ loses, (QAD - PTQ) / (float - PTQ), per seed:",
+        f"Recovered fraction of the {unit} int4 PTQ loses, (QAD - PTQ) / (float - PTQ), per seed:",
         "",
     ]
     met, missed = [], []
     for seed in args.seeds:
         r = results[seed]
-        lost = r["float student"][0] - r["PTQ int4"][0]
-        gained = r["QAD int4"][0] - r["PTQ int4"][0]
-        control = r["float +EPOCHS, then PTQ int4 (control)"][0] - r["PTQ int4"][0]
+        lost = sign * (r["float student"][0] - r["PTQ int4"][0])
+        gained = sign * (r["QAD int4"][0] - r["PTQ int4"][0])
+        control = sign * (r["float +EPOCHS, then PTQ int4 (control)"][0] - r["PTQ int4"][0])
         fraction = f"{gained / lost:.2f}" if lost > 0 else "n/a (PTQ lost nothing)"
         (met if lost > 0 and gained >= lost / 2 else missed).append(str(seed))
-        lines.append(
-            f"* seed {seed}: PTQ int4 loses {lost * n_test:.0f} test images ({lost:.2%}), QAD int4 wins "
-            f"back {gained * n_test:.0f}: {fraction} (the control: {control * n_test:+.0f} images)"
-        )
+        if language:
+            lines.append(
+                f"* seed {seed}: PTQ int4 adds {lost:.2f} to the perplexity, QAD int4 takes back "
+                f"{gained:.2f}: {fraction} (the control: {control:+.2f})"
+            )
+        else:
+            lines.append(
+                f"* seed {seed}: PTQ int4 loses {lost * n_test:.0f} test images ({lost:.2%}), QAD int4 "
+                f"wins back {gained * n_test:.0f}: {fraction} (the control: {control * n_test:+.0f} images)"
+            )
     lines += [
         "",
         "Issue 29's target (QAD recovers at least half of what int4 PTQ loses, on every seed): "
