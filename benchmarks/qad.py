@@ -40,6 +40,7 @@ SETTINGS = {
         start_epochs=40,
         epochs=10,
         batch_size=64,
+        block_size=128,
         heading=SECTION,
     ),
     "mnist": dict(
@@ -50,6 +51,7 @@ SETTINGS = {
         start_epochs=10,
         epochs=3,
         batch_size=128,
+        block_size=128,
         heading="### MNIST (10,000 test images)",
     ),
 }
@@ -128,7 +130,7 @@ def run_seed(seed, folder, config, arrays):
     rows["float student"] = (accuracy(student, x_test, y_test), size(student, folder, "float"))
     for mode in ("int8", "int4"):
         ptq = copy(start)
-        kd.optimize.quantize_weights(ptq, mode)
+        kd.optimize.quantize_weights(ptq, mode, config["block_size"])
         rows[f"PTQ {mode}"] = (accuracy(ptq, x_test, y_test), size(ptq, folder, f"ptq_{mode}"))
         qad = copy(start)
         kd.optimize.quantize_and_distill(
@@ -136,6 +138,7 @@ def run_seed(seed, folder, config, arrays):
             x,
             y,
             mode=mode,
+            block_size=config["block_size"],
             epochs=epochs,
             batch_size=batch_size,
             verbose=0,
@@ -143,7 +146,7 @@ def run_seed(seed, folder, config, arrays):
         rows[f"QAD {mode}"] = (accuracy(qad, x_test, y_test), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     distiller(teacher, control, QAD_LEARNING_RATE).fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
-    kd.optimize.quantize_weights(control, "int4")
+    kd.optimize.quantize_weights(control, "int4", config["block_size"])
     rows["float +EPOCHS, then PTQ int4 (control)"] = (
         accuracy(control, x_test, y_test),
         size(control, folder, "c"),
@@ -152,15 +155,15 @@ def run_seed(seed, folder, config, arrays):
 
 
 LANGUAGE_HEADING = "### Token model: keras-hub GPT-2 (held-out perplexity)"
-LANGUAGE = dict(merges=300, teacher_epochs=3, start_epochs=3, epochs=1, batch_size=32)
+LANGUAGE = dict(merges=300, teacher_epochs=3, start_epochs=3, epochs=2, batch_size=32)
 
 
-def run_language(seed, folder, arrays, vocabulary_size):
+def run_language(seed, folder, arrays, vocabulary_size, config):
     """The rows of one seed for the GPT-2 pair of benchmarks/language_models.py: (perplexity, bytes)."""
     import language_models as lm
 
     x, y, w, x_test, y_test, w_test = arrays
-    config, batch_size = LANGUAGE, LANGUAGE["batch_size"]
+    batch_size = config["batch_size"]
     steps = math.ceil(len(y) / batch_size)
 
     def model(name, kind):
@@ -196,15 +199,15 @@ def run_language(seed, folder, arrays, vocabulary_size):
     fit = dict(sample_weight=w, batch_size=batch_size, epochs=config["epochs"], verbose=0)
     for mode in ("int8", "int4"):
         ptq = copy(start)
-        kd.optimize.quantize_weights(ptq, mode)
+        kd.optimize.quantize_weights(ptq, mode, config["block_size"])
         rows[f"PTQ {mode}"] = (perplexity(ptq), size(ptq, folder, f"ptq_{mode}"))
         qad = copy(start)
         distiller_ = distil(qad, QAD_LEARNING_RATE, config["epochs"], schedule=False)
-        kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, **fit)
+        kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, block_size=config["block_size"], **fit)
         rows[f"QAD {mode}"] = (perplexity(qad), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     distil(control, QAD_LEARNING_RATE, config["epochs"], schedule=False).fit(x, y, **fit)
-    kd.optimize.quantize_weights(control, "int4")
+    kd.optimize.quantize_weights(control, "int4", config["block_size"])
     rows["float +EPOCHS, then PTQ int4 (control)"] = (perplexity(control), size(control, folder, "c"))
     return rows
 
@@ -238,11 +241,18 @@ def describe_language(config, n_train, n_test):
         f"{lm.SEQUENCE_LENGTH}. Perplexity per held-out token (lower is better). The quantized "
         "layers are the student's `Dense` and `EinsumDense` ones (attention projections, "
         "feed-forward); the token and position embeddings, and so the tied output projection, stay "
-        "float. PTQ and QAD as above (Keras defaults; int4 groups of 128 input rows, here one group "
-        "per kernel column since no kernel has more than 128 input rows), QAD "
+        f"float. PTQ and QAD as above (int4 {int4_grid(config)}; no kernel here has more than 128 "
+        "input rows), QAD "
         f"{config['epochs']} epoch(s) against the float teacher (Adam {QAD_LEARNING_RATE}); the "
         f"control distils the float student for the same {config['epochs']} epoch(s), then PTQ int4."
     )
+
+
+def int4_grid(config):
+    if config["block_size"] is None:
+        return "one abs-max scale per output channel (`block_size=None`)"
+    default = " (Keras's default)" if config["block_size"] == 128 else ""
+    return f"groups of {config['block_size']} input rows with a zero point{default}"
 
 
 def describe(dataset, config, n_train, n_test):
@@ -258,9 +268,9 @@ def describe(dataset, config, n_train, n_test):
         f"a {shape(config, 'student')} ReLU student distilled from it for {config['start_epochs']} "
         f"epochs (`Distiller`, alpha 0.1, T 3, Adam 3e-3, batch {config['batch_size']}): the float "
         "student. Every other row starts from that student. PTQ: "
-        "`kd.optimize.quantize_weights(student, mode)` (= `model.quantize`, Keras defaults: int8 "
-        "per-channel weights and per-row dynamic int8 inputs; int4 weight-only, groups of 128 input "
-        "rows with a zero point). QAD: `kd.optimize.quantize_and_distill(distiller, x, y, mode=...)`, "
+        "`kd.optimize.quantize_weights(student, mode, block_size)` (= `model.quantize`: int8 "
+        f"per-channel weights and per-row dynamic int8 inputs; int4 weight-only, {int4_grid(config)}). "
+        "QAD: `kd.optimize.quantize_and_distill(distiller, x, y, mode=..., block_size=...)`, "
         f"{epochs} epochs against the float teacher (Adam {QAD_LEARNING_RATE}), then the same native "
         f"quantization. Control: the float student distilled for the same {epochs} epochs without "
         "fake quantization, then PTQ int4. Size: the saved `.keras` file (int4 kernels packed two per "
@@ -283,17 +293,22 @@ def main():
     parser.add_argument("--dataset", choices=sorted(SETTINGS) + ["gpt2"], default="digits")
     parser.add_argument("--data", default=None, help="MNIST's .npz file (for --dataset mnist)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="QAD (and control) epochs; per dataset")
+    parser.add_argument(
+        "--block-size", default="128", help="int4 input rows per scale, or `none` for one per output channel"
+    )
     parser.add_argument("--report", default=None)
     args = parser.parse_args()
+    block_size = None if args.block_size.lower() in ("none", "-1") else int(args.block_size)
     began = time.time()
     language = args.dataset == "gpt2"
     if language:
-        config = dict(LANGUAGE, heading=LANGUAGE_HEADING)
+        config = dict(LANGUAGE, heading=LANGUAGE_HEADING, block_size=block_size)
         arrays, vocabulary_size = language_data()
         n_train, n_test = int(arrays[2].sum()), int(arrays[5].sum())
         metric, sign, unit = "perplexity", -1.0, "held-out tokens' perplexity"
     else:
-        config = SETTINGS[args.dataset]
+        config = dict(SETTINGS[args.dataset], block_size=block_size)
         arrays = data(args.dataset, args.data)
         n_train, n_test = len(arrays[1]), len(arrays[3])
         metric, sign, unit = "acc", 1.0, "accuracy"
@@ -301,11 +316,14 @@ def main():
     def show(value):
         return f"{value:.2f}" if language else f"{value:.2%}"
 
+    if args.epochs is not None or block_size != 128:
+        config["epochs"] = args.epochs or config["epochs"]
+        config["heading"] += f", QAD {config['epochs']} epochs, int4 block_size={block_size}"
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
             if language:
-                results[seed] = run_language(seed, folder, arrays, vocabulary_size)
+                results[seed] = run_language(seed, folder, arrays, vocabulary_size, config)
             else:
                 results[seed] = run_seed(seed, folder, config, arrays)
             print(
@@ -317,6 +335,10 @@ def main():
         command += f" --dataset {args.dataset}"
     if args.data:
         command += f" --data {command_line.portable(args.data)}"
+    if args.epochs is not None:
+        command += f" --epochs {args.epochs}"
+    if block_size != 128:
+        command += f" --block-size {args.block_size}"
     lines = [
         config["heading"],
         "",
