@@ -187,3 +187,43 @@ def test_rejects_other_objects_and_quantized_students(trained):
     student.quantize("int8")
     with pytest.raises(ValueError, match="quantized: int8"):
         kd.optimize.quantize_and_distill(_distiller(teacher, student, 1e-3), x, y)
+
+
+def test_keras_hub_gpt2_quantizes_attention_and_feed_forward():
+    """keras-hub GPT-2: its EinsumDense and Dense layers train on the int4 grid; embeddings stay float."""
+    pytest.importorskip("keras_hub")
+    from tests import language_testing
+
+    keras.utils.set_random_seed(0)
+    teacher, student = language_testing.pair("gpt2")
+    teacher.preprocessor = student.preprocessor = None
+    tokens = np.random.default_rng(0).integers(1, 100, (8, language_testing.SEQUENCE_LENGTH)).astype("int32")
+    x = {"token_ids": tokens, "padding_mask": np.ones_like(tokens, dtype="bool")}
+    y = np.roll(tokens, -1, axis=1)
+    distiller = kd.Distiller(teacher=teacher, student=student)
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    start = [np.array(w) for w in student.get_weights()]
+    recorder = _FloatWeights()
+    kd.optimize.quantize_and_distill(
+        distiller, x, y, mode="int4", epochs=2, batch_size=4, callbacks=[recorder], verbose=0
+    )
+    quantized = {layer.name for layer in student._flatten_layers() if layer.quantization_mode == "int4"}
+    assert quantized == {
+        "query",
+        "key",
+        "value",
+        "attention_output",
+        "feedforward_intermediate_dense",
+        "feedforward_output_dense",
+    }
+    assert student.backbone.token_embedding.quantization_mode is None
+    assert student.backbone.position_embedding.quantization_mode is None
+    assert max(np.max(np.abs(a - b)) for a, b in zip(recorder.weights, start)) > 1e-4
+    fresh = language_testing.gpt2_lm(language_testing.gpt2_tokenizer(), layers=1, width=16)
+    fresh.preprocessor = None
+    fresh.set_weights(recorder.weights)
+    kd.optimize.quantize_weights(fresh, "int4")
+    np.testing.assert_allclose(to_numpy(student(x)), to_numpy(fresh(x)), atol=1e-5)
