@@ -138,6 +138,25 @@ def test_best_configuration_rebuilds_the_distiller(teacher, digits, tmp_path):
     assert f"| {result.trials[0]['trial']} | COMPLETED |" in result.table()
 
 
+def test_the_first_trial_is_the_distillers_defaults(teacher, digits, tmp_path):
+    # The Distiller's temperature (3) is below this range: clipped to its low end.
+    space = tuning.SearchSpace(temperature=(4.0, 8.0), losses=["dist", "kd"])
+    defaults = {"temperature": 4.0, "alpha": 0.1, "loss": "kd"}
+
+    def by_start(result):
+        return [
+            {k: row[k] for k in defaults}
+            for row in sorted(result.trials, key=lambda row: int(row["trial"]))
+        ]
+
+    first, second = by_start(run(teacher, digits, tmp_path / "a", max_trials=2, space=space))
+    assert first == pytest.approx(defaults) and second != pytest.approx(defaults)
+    sampled = by_start(
+        run(teacher, digits, tmp_path / "b", max_trials=2, space=space, defaults_first=False)
+    )
+    assert all(trial != pytest.approx(defaults) for trial in sampled)
+
+
 def test_resume_from_the_project_folder_runs_no_new_trial(teacher, digits, tmp_path, counts):
     first = run(teacher, digits, tmp_path, max_trials=2)
     counts["fit"].clear()

@@ -18,7 +18,7 @@ def search(
     directory="keras_distill_tuning", project_name="distiller", overwrite=False, seed=0,
     augmentation=None, views=4, features=None, student_loss_fn=None, optimizer="adam",
     metrics=("accuracy",), cache_teacher=True, cache=None, teacher_activation="auto",
-    callbacks=None, verbose=0,
+    callbacks=None, verbose=0, defaults_first=True,
 ):
     """Searches a Distiller's settings with KerasTuner; the teacher runs once for all trials.
 
@@ -61,6 +61,12 @@ def search(
         teacher_activation: As in `DistillerHyperModel`.
         callbacks: Keras callbacks of every trial's `fit`. Defaults to `None`.
         verbose: KerasTuner's and `fit`'s verbosity. Defaults to `0`.
+        defaults_first: Random and Bayesian search: the first trial is the
+            `Distiller`'s defaults (KD, `temperature=3`, `alpha=0.1`, no
+            consistent teaching; clipped into `space`), so the best trial is
+            never worse than the untuned Distiller on the objective; it
+            counts towards `max_trials`. Hyperband ignores it. Defaults to
+            `True`.
 
     Returns:
         A `keras_distill.tuning.TuningResult`.
@@ -115,9 +121,23 @@ def search(
         kt_tuner = keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
     else:
         kt_tuner = keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    if defaults_first and tuner != "hyperband":
+        _start_from_defaults(kt_tuner.oracle)
     start = time.perf_counter()
     kt_tuner.search(
         x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
         callbacks=list(callbacks or []), verbose=verbose,
     )
     return TuningResult(kt_tuner, hypermodel, time.perf_counter() - start)
+
+
+def _start_from_defaults(oracle):
+    """Makes the oracle's first trial the space's defaults (the Distiller's own settings)."""
+    sample = oracle.populate_space
+
+    def populate_space(trial_id):
+        if not oracle.trials:  # the first trial of a new project; a resumed one has trials
+            return {"status": "RUNNING", "values": dict(oracle.hyperparameters.values)}
+        return sample(trial_id)
+
+    oracle.populate_space = populate_space

@@ -95,18 +95,23 @@ class SearchSpace:
             A dict: `temperature`, `alpha`, `loss`, `consistent_teaching` and
             `feature_weight_scale_{i}` for each pair.
         """
+        # Each setting's default is the `Distiller`'s own (within the space):
+        # a search that starts from the defaults (`search(defaults_first=True)`)
+        # has the untuned Distiller as its first trial.
         values = {
-            "temperature": _declare(hp, "temperature", self.temperature, log=True),
-            "alpha": _declare(hp, "alpha", self.alpha, log=False),
-            "loss": _declare(hp, "loss", self.losses, log=False),
+            "temperature": _declare(
+                hp, "temperature", self.temperature, validation.DEFAULT_TEMPERATURE, log=True
+            ),
+            "alpha": _declare(hp, "alpha", self.alpha, validation.DEFAULT_ALPHA, log=False),
+            "loss": _declare(hp, "loss", self.losses, "kd", log=False),
             "consistent_teaching": (
-                _declare(hp, "consistent_teaching", self.consistent_teaching, log=False)
+                _declare(hp, "consistent_teaching", self.consistent_teaching, False, log=False)
                 if augmented else False
             ),
         }
         for i in range(num_features):
             name = f"feature_weight_scale_{i}"
-            values[name] = _declare(hp, name, self.feature_weight_scale, log=True)
+            values[name] = _declare(hp, name, self.feature_weight_scale, 1.0, log=True)
         return values
 
     def get_config(self):
@@ -152,11 +157,18 @@ def _check_setting(value, argument, check):
     )
 
 
-def _declare(hp, name, setting, log):
+def _declare(hp, name, setting, default, log):
+    """Declares one setting; `default` (the Distiller's) is clipped into a range, or kept if a choice."""
     if isinstance(setting, tuple):
-        return hp.Float(name, setting[0], setting[1], sampling="log" if log else "linear")
+        low, high = setting
+        return hp.Float(
+            name, low, high, sampling="log" if log else "linear",
+            default=min(max(default, low), high),
+        )
     if isinstance(setting, list) and sorted(setting) == [False, True]:
-        return hp.Boolean(name)
+        return hp.Boolean(name, default=default)
     if isinstance(setting, list):
-        return hp.Fixed(name, setting[0]) if len(setting) == 1 else hp.Choice(name, setting)
+        if len(setting) == 1:
+            return hp.Fixed(name, setting[0])
+        return hp.Choice(name, setting, default=default if default in setting else setting[0])
     return hp.Fixed(name, setting)
