@@ -1,7 +1,5 @@
 """The Distiller: a `keras.Model` that trains a student from a frozen teacher."""
 
-import warnings
-
 import keras
 
 from keras_distill import losses as losses_lib
@@ -17,6 +15,7 @@ from keras_distill.distiller import data_guard
 from keras_distill.distiller import fit_checks
 from keras_distill.distiller import frozen_variables
 from keras_distill.distiller import loss_assembly
+from keras_distill.distiller import metric_logs
 from keras_distill.distiller import model_checks
 from keras_distill.distiller import multi_worker
 from keras_distill.distiller import saving
@@ -373,8 +372,8 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
         the logs, with one warning, instead of failing inside the step.
         """
         if y is None and self._compile_metrics is not None:
-            _warn_metrics_without_labels()
-            logs = self._metrics_result(skip_compiled=True)
+            metric_logs.warn_metrics_without_labels()
+            logs = metric_logs.metrics_result(self, skip_compiled=True)
         else:
             logs = super().compute_metrics(
                 x, y, loss_assembly.student_outputs(y_pred), sample_weight
@@ -384,21 +383,9 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
     def get_metrics_result(self):
         """The metrics' values; compiled metrics never updated (no labels) are left out."""
         compile_metrics = self._compile_metrics
-        return self._metrics_result(
-            skip_compiled=compile_metrics is not None and not compile_metrics.built
+        return metric_logs.metrics_result(
+            self, skip_compiled=compile_metrics is not None and not compile_metrics.built
         )
-
-    def _metrics_result(self, skip_compiled):
-        logs = {}
-        for metric in self.metrics:
-            if skip_compiled and metric is self._compile_metrics:
-                continue
-            result = metric.result()
-            if isinstance(result, dict):
-                logs.update(result)
-            else:
-                logs[metric.name] = result
-        return logs
 
     def compute_distillation_loss(
         self, y, y_pred, teacher_logits, sample_weight=None, shares=None, partners=None
@@ -483,13 +470,3 @@ class Distiller(frozen_variables.FrozenTeacherVariables, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
-
-
-def _warn_metrics_without_labels():
-    warnings.warn(
-        "The metrics given to `compile` need labels, and this batch has "
-        "none (`fit`/`evaluate` called without `y`): they are left out of the "
-        "logs. Pass labels to track them.",
-        UserWarning,
-        stacklevel=2,
-    )
