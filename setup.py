@@ -50,7 +50,7 @@ setup(
         "hub": HUB,
         "tune": TUNE,
         "demo": EXAMPLES + EXPORT + PLOT,
-        "test": ["pytest>=7", "tensorboard>=2.18", "ruff>=0.6"]
+        "test": ["pytest>=7", "pytest-xdist>=3", "tensorboard>=2.18", "ruff>=0.6"]
         + EXAMPLES + EXPORT + PLOT + TFMOT + JAX + TORCH + DOCS + PACKAGING + HUB + JAX_EXPORT
         + TORCH_EXPORT + TUNE,
     },

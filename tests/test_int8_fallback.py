@@ -35,6 +35,7 @@ def _export(model, x, path, **kwargs):
     )
 
 
+@pytest.mark.slow  # trains for over 8 s; CI's slow leg runs it
 def test_auto_fallback_meets_the_agreement_that_full_int8_misses(tmp_path, layer_norm_cnn):
     model, x = layer_norm_cnn
     with pytest.raises(ExportVerificationError, match="95% CI") as info:

@@ -183,6 +183,7 @@ def test_lora_student_trains_only_the_lora_factors():
     assert any(p.endswith("lora_kernel_b") for p in changed)
 
 
+@pytest.mark.slow  # trains for over 8 s; CI's slow leg runs it
 def test_lora_student_survives_a_keras_round_trip(tmp_path):
     teacher, student = language_testing.pair("gpt2")
     keras_distill.language.lora_student(student, rank=2)

@@ -189,6 +189,7 @@ def test_rejects_other_objects_and_quantized_students(trained):
         kd.optimize.quantize_and_distill(_distiller(teacher, student, 1e-3), x, y)
 
 
+@pytest.mark.slow  # trains for over 8 s; CI's slow leg runs it
 def test_keras_hub_gpt2_quantizes_attention_and_feed_forward():
     """keras-hub GPT-2: its EinsumDense and Dense layers train on the int4 grid; embeddings stay float."""
     pytest.importorskip("keras_hub")

@@ -312,7 +312,10 @@ def _three_layer_student():
     )
 
 
-@pytest.mark.parametrize("jit_compile", [True, False], ids=["jit", "no_jit"])
+@pytest.mark.parametrize("jit_compile", [
+    pytest.param(True, marks=pytest.mark.slow),  # 10 s of XLA compiles; CI's slow leg runs it
+    False,
+], ids=["jit", "no_jit"])
 def test_phases_freezing_same_shaped_layers_in_turn_match_one_fit_per_phase(jit_compile):
     # The frozen layers have equal shapes, so every phase's step takes state of
     # the same shapes: each must still update its own layers (on JAX, a reused

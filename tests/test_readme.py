@@ -5,7 +5,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = 'pip install -c constraints.txt -e ".[test]" && python -m pytest -q -m "not slow"'
+TEST_COMMAND = 'pip install -c constraints.txt -e ".[test]" && python -m pytest -q -n 2 -m "not slow"'
 
 
 def test_readme_first_screen_has_both_setup_commands():

@@ -138,6 +138,7 @@ def test_best_configuration_rebuilds_the_distiller(teacher, digits, tmp_path):
     assert f"| {result.trials[0]['trial']} | COMPLETED |" in result.table()
 
 
+@pytest.mark.slow  # trains for over 8 s; CI's slow leg runs it
 def test_the_first_trial_is_the_distillers_defaults(teacher, digits, tmp_path):
     # The Distiller's temperature (3) is below this range: clipped to its low end.
     space = tuning.SearchSpace(temperature=(4.0, 8.0), losses=["dist", "kd"])
@@ -166,6 +167,7 @@ def test_resume_from_the_project_folder_runs_no_new_trial(teacher, digits, tmp_p
     assert again.trials == first.trials
 
 
+@pytest.mark.slow  # trains for over 8 s; CI's slow leg runs it
 def test_trial_checkpoints_hold_the_student_alone_and_reload_after_resume(
     teacher, digits, tmp_path, monkeypatch
 ):
