@@ -208,14 +208,7 @@ def main(argv=None):
 
     chosen = settings[0]
     for index, seed in enumerate(args.seeds):
-        keras.utils.set_random_seed(seed)
-        init = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT).get_weights()
-
-        def student(seed=seed, init=init):
-            keras.utils.set_random_seed(seed)
-            model = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT)
-            model.set_weights(init)
-            return model
+        student = lm.seeded_students(vocabulary_size, seed)
 
         steps = args.epochs * math.ceil(len(y_train) / args.batch_size)
         alone = student()

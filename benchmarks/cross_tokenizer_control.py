@@ -73,14 +73,7 @@ def main(argv=None):
     vocabulary_size = tokenizer.vocabulary_size()
     steps = args.epochs * math.ceil(len(y_train) / args.batch_size)
     for seed in args.seeds:
-        keras.utils.set_random_seed(seed)
-        init = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT).get_weights()
-
-        def student(seed=seed, init=init):
-            keras.utils.set_random_seed(seed)
-            model = lm.gpt2(vocabulary_size, name="student", **lm.STUDENT)
-            model.set_weights(init)
-            return model
+        student = lm.seeded_students(vocabulary_size, seed)
 
         alone = student()
         alone.compile(lm._optimizer(steps, args.learning_rate), lm.LOSS, weighted_metrics=[])

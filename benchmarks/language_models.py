@@ -144,6 +144,20 @@ def gpt2(vocabulary_size, layers, width, heads, name):
     return keras_hub.models.GPT2CausalLM(backbone, preprocessor=None, name=name)
 
 
+def seeded_students(vocabulary_size, seed):
+    """A factory of students that all start from `seed`'s initialisation."""
+    keras.utils.set_random_seed(seed)
+    init = gpt2(vocabulary_size, name="student", **STUDENT).get_weights()
+
+    def student():
+        keras.utils.set_random_seed(seed)
+        model = gpt2(vocabulary_size, name="student", **STUDENT)
+        model.set_weights(init)
+        return model
+
+    return student
+
+
 def log_probabilities(model, x, batch_size=512):
     """Batches of the model's float64 log-softmax over the vocabulary, with their slice."""
     count = len(x["token_ids"])
@@ -222,17 +236,10 @@ def run_seed(seed, args, vocabulary_size, data):
     steps = args.epochs * math.ceil(len(y_train) / args.batch_size)
     result = {"teacher": {}}
     teacher = _teacher(seed, args, vocabulary_size, data, result["teacher"])
-    keras.utils.set_random_seed(seed)
-    init = gpt2(vocabulary_size, name="student", **STUDENT).get_weights()
+    student = seeded_students(vocabulary_size, seed)
     online = {name: loss for name, loss in distillation_losses().items() if name in args.methods}
     top_ks = [k for k in args.top_k if f"top_{k}" in args.methods] if "top_k" in args.methods \
         else []
-
-    def student():
-        keras.utils.set_random_seed(seed)
-        model = gpt2(vocabulary_size, name="student", **STUDENT)
-        model.set_weights(init)
-        return model
 
     def distil(model, loss, inputs, epochs, learning_rate):
         distiller = kd.Distiller(teacher, model)

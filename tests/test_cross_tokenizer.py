@@ -204,3 +204,18 @@ def test_uld_distillation_online_and_cached_give_the_same_student():
     for online, cached in zip(*students):
         np.testing.assert_allclose(online, cached, atol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(init, students[0]))
+
+
+def test_a_divergence_over_token_ids_with_an_aligned_teacher_names_uld():
+    # The teacher's vocabulary (128 characters) is not the student's: a divergence over
+    # token ids cannot compare them, and `fit` says which loss can.
+    tokenizer = language_testing.gpt2_tokenizer()
+    student = language_testing.gpt2_lm(tokenizer)
+    _, aligned = _aligned(student)
+    x, y, w = student.preprocessor(language_testing.corpus()[:4])
+    distiller = keras_distill.Distiller(aligned, student)
+    distiller.compile(
+        optimizer="sgd", student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    with pytest.raises(ValueError, match=r"\(4, 16, 128\).*ULDLoss"):
+        distiller.fit(x, y, sample_weight=w, batch_size=4, epochs=1, verbose=0)
