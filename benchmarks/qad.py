@@ -149,7 +149,7 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
         ptq = copy(start)
         kd.optimize.quantize_weights(ptq, mode, config["block_size"])
         rows[f"PTQ {mode}"] = (accuracy(ptq, x_test, y_test), size(ptq, folder, f"ptq_{mode}"))
-        candidates = []
+        best = None  # (validation accuracy, learning rate, model); the first rate wins a tie
         for learning_rate in learning_rates:
             qad = copy(start)
             if len(learning_rates) > 1:  # every candidate sees the same batches
@@ -165,8 +165,9 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
                 verbose=0,
             )
             score = accuracy(qad, x_val, y_val) if len(learning_rates) > 1 else 0.0
-            candidates.append((score, -learning_rates.index(learning_rate), learning_rate, qad))
-        _, _, chosen[mode], qad = max(candidates, key=lambda c: c[:2])
+            if best is None or score > best[0]:
+                best = (score, learning_rate, qad)
+        _, chosen[mode], qad = best
         rows[f"QAD {mode}"] = (accuracy(qad, x_test, y_test), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     if len(learning_rates) > 1:
