@@ -102,7 +102,7 @@ def train(method, teacher, init_weights, dataset, recipe, cache, epochs, seed,
             cache_seconds = time.perf_counter() - build
             start = time.perf_counter()
         elif consistent:
-            augmentation = pipeline.jitter_layer(dataset, recipe)
+            augmentation = pipeline.augmentation(dataset, recipe)
         else:
             augmentation = None
         distiller = kd.Distiller(

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_distill as kd
+from keras_distill.augment import RandomDeformation
 from keras_distill.augment import RandomShift
 from keras_distill.cache.teacher_cache import view_seeds
 from tests import testing
@@ -56,10 +57,14 @@ def _pair(seed=0):
     return teacher, student
 
 
-def test_cached_logits_belong_to_the_regenerated_view():
+@pytest.mark.parametrize(
+    "jitter",
+    [RandomShift(1, image_shape=(8, 8)), RandomDeformation(translation=1.0, image_shape=(8, 8))],
+    ids=["shift", "deformation"],
+)
+def test_cached_logits_belong_to_the_regenerated_view(jitter):
     x, y = testing.digits(128)
     teacher, student = _pair()
-    jitter = RandomShift(1, image_shape=(8, 8))
     cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5)
     logits = cache.dense_logits()
     assert logits.shape == (128, 3, 10)

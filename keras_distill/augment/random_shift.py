@@ -1,11 +1,11 @@
 """Integer pixel shifts ("jitter"), reproducible from a per-sample seed."""
 
-import math
-
 from keras import ops
 
 from keras_distill.api_export import register
 from keras_distill.augment.view_augmentation import ViewAugmentation
+from keras_distill.augment.view_augmentation import as_images
+from keras_distill.augment.view_augmentation import check_image_shape
 from keras_distill.augment.view_augmentation import hash_seeds
 
 
@@ -39,35 +39,13 @@ class RandomShift(ViewAugmentation):
             raise ValueError(
                 f"`max_shift` must be an integer >= 1. Received: max_shift={max_shift!r}"
             )
-        if image_shape is not None:
-            image_shape = tuple(int(d) for d in image_shape)
-            if len(image_shape) not in (2, 3):
-                raise ValueError(
-                    "`image_shape` must be (height, width) or (height, width, channels). "
-                    f"Received: image_shape={image_shape!r}"
-                )
+        image_shape = check_image_shape(image_shape)
         self.max_shift = max_shift
         self.image_shape = image_shape
 
     def augment(self, inputs, seeds):
         shape = tuple(inputs.shape)
-        if self.image_shape is not None:
-            if math.prod(shape[1:]) != math.prod(self.image_shape):
-                raise ValueError(
-                    f"RandomShift(image_shape={self.image_shape}) received inputs of shape "
-                    f"{shape}; their size per sample must be {math.prod(self.image_shape)}."
-                )
-            images = ops.reshape(inputs, (-1,) + self.image_shape)
-        elif len(shape) in (3, 4):
-            images = inputs
-        else:
-            raise ValueError(
-                f"RandomShift needs images: inputs of shape (batch, height, width[, "
-                f"channels]), or flattened images with `image_shape`. Received {shape}."
-            )
-        squeeze = len(images.shape) == 3
-        if squeeze:
-            images = images[..., None]
+        images, squeeze = as_images(inputs, self.image_shape, "RandomShift")
         height, width, channels = images.shape[1], images.shape[2], images.shape[3]
         span = 2 * self.max_shift + 1
         # One hash in [0, 65521), read as two base-`span` digits.

@@ -3,7 +3,7 @@
 import keras
 
 
-def teacher(num_inputs, num_classes, recipe, image_shape=None):
+def teacher(num_inputs, num_classes, recipe, image_shape=None, name="teacher"):
     """The teacher of `recipe`, logits out.
 
     `"mlp"`: ReLU MLP with input and hidden dropout and max-norm kernels.
@@ -32,7 +32,7 @@ def teacher(num_inputs, num_classes, recipe, image_shape=None):
             keras.layers.Dropout(recipe.hidden_dropout),
         ]
     layers.append(keras.layers.Dense(num_classes, name="logits"))
-    return keras.Sequential(layers, name="teacher")
+    return keras.Sequential(layers, name=name)
 
 
 def student(num_inputs, num_classes, recipe, name="student"):
@@ -43,9 +43,16 @@ def student(num_inputs, num_classes, recipe, name="student"):
     return keras.Sequential(layers, name=name)
 
 
-def optimizer(learning_rate, total_steps):
-    """Adam with the learning rate cosine-decayed to 0 over `total_steps`."""
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
+def optimizer(learning_rate, total_steps, warmup_steps=0):
+    """Adam with the learning rate cosine-decayed to 0 over `total_steps`, after
+    a linear warm-up from 0 over the first `warmup_steps` of them."""
+    if not warmup_steps:
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, max(1, total_steps - warmup_steps), warmup_target=learning_rate,
+            warmup_steps=warmup_steps,
+        )
     return keras.optimizers.Adam(schedule)
 
 

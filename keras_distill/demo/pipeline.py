@@ -10,6 +10,8 @@ import time
 import keras
 
 from keras_distill.augment import MixUp
+from keras_distill.augment import RandomDeformation
+from keras_distill.augment import RandomViews
 from keras_distill.cache import TeacherCache
 from keras_distill.callbacks import FineTuning
 from keras_distill.demo import data as data_lib
@@ -19,6 +21,7 @@ from keras_distill.demo import progress
 from keras_distill.demo import summary
 from keras_distill.demo.jitter import jittered_dataset
 from keras_distill.distiller import Distiller
+from keras_distill.ensemble import TeacherEnsemble
 from keras_distill.export import export_onnx
 from keras_distill.export import export_saved_model
 from keras_distill.export import export_tflite
@@ -95,12 +98,16 @@ def steps(num_samples, batch_size, epochs):
     return math.ceil(num_samples / batch_size) * epochs
 
 
-def jitter_layer(dataset, recipe):
-    """The in-step jitter of consistent teaching: random shifts of up to
-    `recipe.max_shift` pixels, on flattened images; `None` without jitter."""
+def augmentation(dataset, recipe):
+    """The augmentation of the recipe, for the teachers and consistent teaching:
+    a `RandomDeformation` when the recipe has one, else random shifts of up to
+    `recipe.max_shift` pixels (a Keras layer, on flattened images); `None`
+    without either."""
+    height, width = dataset.image_shape
+    if recipe.deformation:
+        return RandomDeformation(**recipe.deformation, image_shape=(height, width))
     if not recipe.max_shift:
         return None
-    height, width = dataset.image_shape
     return keras.Sequential(
         [
             keras.layers.Reshape((height, width, 1)),
@@ -114,15 +121,12 @@ def jitter_layer(dataset, recipe):
     )
 
 
-def train_teacher(dataset, recipe, seed, verbose):
-    """Trains the teacher on jittered training images; returns it and its History."""
-    teacher = models.teacher(
-        dataset.x_train.shape[1], dataset.num_classes, recipe, dataset.image_shape
-    )
-    teacher.compile(
+def _fit_teacher(teacher, dataset, recipe, seed, verbose):
+    """Trains one teacher on jittered or deformed training images; returns its History."""
+    epochs = recipe.teacher_epochs
+    options = dict(
         optimizer=models.optimizer(
-            recipe.learning_rate,
-            steps(len(dataset.x_train), recipe.batch_size, recipe.teacher_epochs),
+            recipe.learning_rate, steps(len(dataset.x_train), recipe.batch_size, epochs)
         ),
         loss=models.classifier_loss(),
         metrics=["accuracy"],
@@ -130,16 +134,46 @@ def train_teacher(dataset, recipe, seed, verbose):
         # kernels (103 vs 26 ms per step of this teacher on 2 cores).
         jit_compile=False,
     )
+    fit_options = dict(
+        epochs=epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, epochs),
+    )
+    if recipe.deformation:
+        # The deformation runs inside the training step, as in consistent teaching.
+        trainer = keras.Sequential(
+            [keras.Input((dataset.x_train.shape[1],)),
+             RandomViews(augmentation(dataset, recipe), seed=seed), teacher],
+            name="teacher_training",
+        )
+        trainer.compile(**options)
+        return trainer.fit(
+            dataset.x_train, dataset.y_train, batch_size=recipe.batch_size, **fit_options
+        )
+    teacher.compile(**options)
     jittered = jittered_dataset(
         dataset.x_train, dataset.y_train, dataset.image_shape, recipe.max_shift,
         recipe.batch_size, seed=seed,
     )
-    history = teacher.fit(
-        jittered, epochs=recipe.teacher_epochs, shuffle=False,
-        validation_data=(dataset.x_test, dataset.y_test),
-        **progress.fit_arguments(verbose, recipe.teacher_epochs),
-    )
-    return teacher, history
+    return teacher.fit(jittered, shuffle=False, **fit_options)
+
+
+def train_teacher(dataset, recipe, seed, verbose):
+    """Trains the teacher (or `recipe.teacher_count` teachers, averaged by a
+    `TeacherEnsemble`); returns it and its histories by name."""
+    teachers, histories = [], {}
+    for index in range(recipe.teacher_count):
+        name = "teacher" if recipe.teacher_count == 1 else f"teacher_{index + 1}"
+        teacher = models.teacher(
+            dataset.x_train.shape[1], dataset.num_classes, recipe, dataset.image_shape,
+            name=name,
+        )
+        if verbose and recipe.teacher_count > 1:
+            print(f"-- {name} of {recipe.teacher_count}", flush=True)
+        histories[name] = _fit_teacher(teacher, dataset, recipe, seed * 1000 + index, verbose)
+        teachers.append(teacher)
+    if len(teachers) == 1:
+        return teachers[0], histories
+    return TeacherEnsemble(teachers, name="teacher"), histories
 
 
 def train_alone(student, dataset, recipe, verbose):
@@ -159,11 +193,14 @@ def train_alone(student, dataset, recipe, verbose):
     )
 
 
-def _compile_kd(distiller, dataset, recipe, batch_size, epochs, alpha, temperature):
-    """KD with Adam, the learning rate cosine-decayed to 0 over `epochs`."""
+def _compile_kd(distiller, dataset, recipe, batch_size, epochs, alpha, temperature,
+                warmup_epochs=0):
+    """KD with Adam, the learning rate warmed up over `warmup_epochs`, then
+    cosine-decayed to 0 at the end of `epochs`."""
     distiller.compile(
         optimizer=models.optimizer(
-            recipe.learning_rate, steps(len(dataset.x_train), batch_size, epochs)
+            recipe.learning_rate, steps(len(dataset.x_train), batch_size, epochs),
+            warmup_steps=steps(len(dataset.x_train), batch_size, warmup_epochs),
         ),
         metrics=["accuracy"],
         student_loss_fn=models.classifier_loss(),
@@ -199,11 +236,12 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
     as the student sees it, jittered and (per the recipe) mixed up (Beyer et
     al. 2022); returns the `Distiller` and its History."""
     distiller = Distiller(
-        teacher=teacher, student=student, augmentation=jitter_layer(dataset, recipe),
+        teacher=teacher, student=student, augmentation=augmentation(dataset, recipe),
         mix=MixUp() if recipe.consistent_mixup else None, seed=seed,
     )
     _compile_kd(distiller, dataset, recipe, recipe.consistent_batch_size,
-                recipe.consistent_epochs, recipe.consistent_alpha, recipe.consistent_temperature)
+                recipe.consistent_epochs, recipe.consistent_alpha, recipe.consistent_temperature,
+                warmup_epochs=recipe.warmup_epochs)
     if verbose and recipe.consistent_mixup:
         print(MIXUP_ACCURACY_NOTE, flush=True)
     history = distiller.fit(
@@ -273,7 +311,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
     phases = _Phases(verbose, names)
 
     phases.start(names[0])
-    teacher, teacher_history = train_teacher(loaded, recipe, seed, verbose)
+    teacher, teacher_histories = train_teacher(loaded, recipe, seed, verbose)
 
     phases.start(names[1])
     num_inputs, num_classes = loaded.x_train.shape[1], loaded.num_classes
@@ -317,7 +355,7 @@ def run(dataset="mnist", data=None, preset="quick", out="keras_distill_demo", se
         image_shape=loaded.image_shape,
         exports=exports,
         histories={
-            "teacher": teacher_history,
+            **teacher_histories,
             "student alone": alone_history,
             "distillation": distill_history,
         },

@@ -49,6 +49,13 @@ class Recipe:
         consistent_temperature: Temperature of consistent teaching.
         consistent_alpha: Weight of the hard-label loss in consistent teaching.
         consistent_mixup: Whether consistent teaching mixes up every batch.
+        teacher_count: Teachers trained (each from its own initial weights)
+            and averaged by a `TeacherEnsemble`; 1: a single teacher.
+        deformation: Arguments of the `RandomDeformation` (affine and elastic)
+            that replaces the jitter, for the teachers and in consistent
+            teaching; `None`: the jitter of `max_shift` pixels.
+        warmup_epochs: Epochs of linear learning-rate warm-up before the
+            cosine decay of consistent teaching.
     """
 
     teacher_hidden: tuple
@@ -76,6 +83,9 @@ class Recipe:
     consistent_temperature: float = 1.0
     consistent_alpha: float = 0.0
     consistent_mixup: bool = True
+    teacher_count: int = 1
+    deformation: dict = None
+    warmup_epochs: int = 0
 
 
 _MNIST = dict(
@@ -150,7 +160,7 @@ _CACHED_ONLY = (
 )
 _CONSISTENT_ONLY = (
     "consistent_epochs", "consistent_batch_size", "consistent_temperature", "consistent_alpha",
-    "consistent_mixup",
+    "consistent_mixup", "warmup_epochs",
 )
 
 
@@ -161,6 +171,7 @@ def settings(recipe):
     unused = _CACHED_ONLY if recipe.teaching == "consistent" else _CONSISTENT_ONLY
     if recipe.teacher_model != "cnn":
         unused += ("teacher_filters",)
+    unused += ("max_shift",) if recipe.deformation else ("deformation",)
     return {
         key: value for key, value in dataclasses.asdict(recipe).items() if key not in unused
     }
