@@ -162,6 +162,52 @@ def test_cached_teaching_caches_then_fine_tunes(tmp_path, monkeypatch):
     assert "consistent_epochs" not in results["settings"]
 
 
+def test_full_mnist_recipe_trains_an_ensemble_on_deformed_views():
+    from keras_distill.demo import presets
+
+    full, quick = presets.recipe("mnist", "full"), presets.recipe("mnist", "quick")
+    assert full.teacher_count == 2 and full.deformation and full.warmup_epochs == 1
+    assert full.student_hidden == (800, 800)
+    # The quick preset keeps one small jitter-trained CNN; the paper's MLP keeps its recipe.
+    assert quick.teacher_count == 1 and quick.deformation is None
+    mlp = presets.recipe("mnist", "full", teacher="mlp")
+    assert mlp.teacher_count == 1 and mlp.deformation is None and mlp.max_shift == 2
+    settings = presets.settings(full)
+    assert settings["deformation"] == full.deformation and "max_shift" not in settings
+
+
+@pytest.mark.slow
+def test_ensemble_of_deformation_trained_teachers_runs_end_to_end(tmp_path, monkeypatch):
+    import dataclasses
+
+    import keras
+
+    from keras_distill import TeacherEnsemble
+    from keras_distill.demo import data as data_lib
+    from keras_distill.demo import models
+    from keras_distill.demo import pipeline
+    from keras_distill.demo import presets
+
+    short = dataclasses.replace(
+        presets.RECIPES[("digits", "quick")], teacher_epochs=2, student_epochs=1,
+        consistent_epochs=3, warmup_epochs=1, teacher_count=2,
+        deformation=dict(rotation=5.0, translation=1.0, elastic=0.5),
+    )
+    monkeypatch.setitem(presets.RECIPES, ("digits", "quick"), short)
+    results = pipeline.run(dataset="digits", out=str(tmp_path), verbose=0)
+    assert {"teacher_1", "teacher_2", "student alone", "distillation"} <= set(results["histories"])
+    assert len(results["histories"]["distillation"]["loss"]) == 3
+    assert results["settings"]["deformation"] == short.deformation
+    teacher = keras.models.load_model(tmp_path / "teacher.keras")
+    assert isinstance(teacher, TeacherEnsemble) and len(teacher.teachers) == 2
+    # The control: the student alone on the same views, for as many epochs.
+    dataset = data_lib.load("digits")
+    student = models.student(64, 10, short)
+    history = pipeline.train_alone(student, dataset, short, verbose=0, augmented=True)
+    assert len(history.history["loss"]) == short.consistent_epochs
+    assert student.name == "student" and len(student.layers) == 3  # no augmentation inside
+
+
 def test_unknown_teaching_is_refused():
     from keras_distill.demo import presets
 
@@ -292,5 +338,5 @@ def test_settings_list_only_what_the_teaching_uses():
     assert consistent["consistent_epochs"] == 300 and consistent["consistent_alpha"] == 0.0
     assert not {"temperature", "alpha", "distill_epochs", "fine_tune_epochs"} & set(consistent)
     cached = presets.settings(presets.recipe("mnist", "full", teaching="cached"))
-    assert cached["temperature"] == 20.0 and cached["teacher_filters"] == (16, 32)
+    assert cached["temperature"] == 20.0 and cached["teacher_filters"] == (32, 64)
     assert not {"consistent_epochs", "consistent_temperature"} & set(cached)

@@ -176,20 +176,36 @@ def train_teacher(dataset, recipe, seed, verbose):
     return TeacherEnsemble(teachers, name="teacher"), histories
 
 
-def train_alone(student, dataset, recipe, verbose):
-    """Trains `student` on the labels alone (the baseline); returns its History."""
-    student.compile(
+def train_alone(student, dataset, recipe, verbose, augmented=False, seed=0):
+    """Trains `student` on the labels alone (the baseline); returns its History.
+
+    `augmented=True` trains it instead on the augmentation and for the epochs,
+    batch size and warm-up of consistent teaching: the control that separates
+    what distillation gives from what the augmentation gives.
+    """
+    model, epochs, batch_size, warmup = student, recipe.student_epochs, recipe.batch_size, 0
+    views = augmentation(dataset, recipe) if augmented else None
+    if augmented:
+        epochs, batch_size = recipe.consistent_epochs, recipe.consistent_batch_size
+        warmup = recipe.warmup_epochs
+    if views is not None:
+        if isinstance(views, RandomDeformation):
+            views = RandomViews(views, seed=seed)
+        model = keras.Sequential(
+            [keras.Input((dataset.x_train.shape[1],)), views, student], name="student_training"
+        )
+    model.compile(
         optimizer=models.optimizer(
-            recipe.learning_rate,
-            steps(len(dataset.x_train), recipe.batch_size, recipe.student_epochs),
+            recipe.learning_rate, steps(len(dataset.x_train), batch_size, epochs),
+            warmup_steps=steps(len(dataset.x_train), batch_size, warmup),
         ),
         loss=models.classifier_loss(),
         metrics=["accuracy"],
     )
-    return student.fit(
-        dataset.x_train, dataset.y_train, batch_size=recipe.batch_size,
-        epochs=recipe.student_epochs, validation_data=(dataset.x_test, dataset.y_test),
-        **progress.fit_arguments(verbose, recipe.student_epochs),
+    return model.fit(
+        dataset.x_train, dataset.y_train, batch_size=batch_size,
+        epochs=epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **progress.fit_arguments(verbose, epochs),
     )
 
 
@@ -232,11 +248,21 @@ def distil(teacher, student, cache, dataset, recipe, verbose):
 
 
 def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
-    """Distils `student` with the online teacher labelling every batch exactly
-    as the student sees it, jittered and (per the recipe) mixed up (Beyer et
-    al. 2022); returns the `Distiller` and its History."""
+    """Distils `student` with the teacher labelling every batch exactly as the
+    student sees it, jittered or deformed and (per the recipe) mixed up (Beyer
+    et al. 2022): online, or from `recipe.consistent_views` deformed views of
+    every image labelled once (a `TeacherCache`, rebuilt in the step from their
+    seeds). Returns the `Distiller` and its History."""
+    views = augmentation(dataset, recipe)
+    inputs = dataset.x_train
+    if recipe.consistent_views:
+        cache = TeacherCache.compute(
+            teacher, dataset.x_train, views=recipe.consistent_views, augmentation=views,
+            seed=seed, batch_size=1000,
+        )
+        inputs = cache.inputs(dataset.x_train)
     distiller = Distiller(
-        teacher=teacher, student=student, augmentation=augmentation(dataset, recipe),
+        teacher=teacher, student=student, augmentation=views,
         mix=MixUp() if recipe.consistent_mixup else None, seed=seed,
     )
     _compile_kd(distiller, dataset, recipe, recipe.consistent_batch_size,
@@ -245,7 +271,7 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
     if verbose and recipe.consistent_mixup:
         print(MIXUP_ACCURACY_NOTE, flush=True)
     history = distiller.fit(
-        dataset.x_train, dataset.y_train, batch_size=recipe.consistent_batch_size,
+        inputs, dataset.y_train, batch_size=recipe.consistent_batch_size,
         epochs=recipe.consistent_epochs, validation_data=(dataset.x_test, dataset.y_test),
         **progress.fit_arguments(verbose, recipe.consistent_epochs),
     )

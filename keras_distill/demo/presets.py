@@ -56,6 +56,9 @@ class Recipe:
             teaching; `None`: the jitter of `max_shift` pixels.
         warmup_epochs: Epochs of linear learning-rate warm-up before the
             cosine decay of consistent teaching.
+        consistent_views: Deformed views of every training image the teacher
+            labels once before consistent teaching (a `TeacherCache`; needs
+            `deformation`); 0: the teacher runs online on every batch.
     """
 
     teacher_hidden: tuple
@@ -86,6 +89,7 @@ class Recipe:
     teacher_count: int = 1
     deformation: dict = None
     warmup_epochs: int = 0
+    consistent_views: int = 0
 
 
 _MNIST = dict(
@@ -151,6 +155,16 @@ RECIPES = {
 _CNN_TEACHER = dict(
     teacher_model="cnn", teacher_filters=(16, 32), teacher_hidden=(256,), input_dropout=0.0,
 )
+# The full preset's record recipe: two wider CNNs trained on affine and
+# elastic deformations, averaged, then a patient consistent student that sees
+# the same deformed views as the ensemble labelling them.
+_RECORD_TEACHERS = dict(
+    _CNN_TEACHER, teacher_filters=(32, 64), hidden_dropout=0.3, teacher_count=2,
+    teacher_epochs=14,
+    deformation=dict(rotation=8.0, scale=0.08, shear=8.0, translation=2.0, elastic=1.5),
+    consistent_epochs=40, warmup_epochs=1,
+)
+_CNN_TEACHERS = {"quick": _CNN_TEACHER, "full": _RECORD_TEACHERS}
 
 
 # Fields only one teaching uses; the other's run never reads them.
@@ -160,7 +174,7 @@ _CACHED_ONLY = (
 )
 _CONSISTENT_ONLY = (
     "consistent_epochs", "consistent_batch_size", "consistent_temperature", "consistent_alpha",
-    "consistent_mixup", "warmup_epochs",
+    "consistent_mixup", "warmup_epochs", "consistent_views",
 )
 
 
@@ -199,7 +213,7 @@ def recipe(dataset, preset, teacher=None, teaching=None):
         raise ValueError(f"`teaching` must be one of {TEACHINGS}. Received: {teaching!r}.")
     base = RECIPES[(dataset, preset)]
     if teacher == "cnn":
-        base = dataclasses.replace(base, **_CNN_TEACHER)
+        base = dataclasses.replace(base, **_CNN_TEACHERS[preset])
     if teaching is not None:
         base = dataclasses.replace(base, teaching=teaching)
     return base
