@@ -4,10 +4,12 @@ For each seed: the same random search (same seed, so the same trials) twice,
 once with the teacher's outputs shared by all trials (one teacher pass) and
 once with the teacher online in every trial, timed one after the other in this
 process (which runs first alternates with the seed; an untimed one-trial search
-in each mode first pays the process's one-time costs); then the best configuration
-found (by the shared-cache search) and the Distiller's defaults (KD, T=3,
-alpha=0.1, no augmentation) each train the same student initialisation on the
-whole training set, and both are scored on the untouched test set.
+in each mode first pays the process's one-time costs); then the Distiller's
+defaults (KD, T=3, alpha=0.1, no augmentation), the best trial's configuration
+and the configuration the search selects with `selection="one_standard_error"`
+(the defaults unless the best trial is more than one standard error better on
+validation) each train the same student initialisation on the whole training
+set, and all are scored on the untouched test set.
 
     python benchmarks/tuning.py --dataset digits --seeds 0 1 2
     python benchmarks/tuning.py --dataset mnist --data /path/to/mnist.npz --seeds 0 1 2
@@ -133,6 +135,7 @@ def run_seed(data, task, teacher, seed, trials, folder):
             epochs=task["epochs"], batch_size=task["batch_size"], seed=seed,
             augmentation=jitter, views=4, cache_teacher=cache_teacher,
             directory=folder, project_name=f"seed{seed}_{mode.split()[1]}", overwrite=True,
+            selection="one_standard_error",
         )
         searches[mode] = dict(result=result, wall=time.perf_counter() - start)
     cached, online = searches["shared cache"]["result"], searches["teacher online"]["result"]
@@ -147,14 +150,20 @@ def run_seed(data, task, teacher, seed, trials, folder):
                     student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     keras.utils.set_random_seed(seed)
     tuned = cached.build_distiller(build_student(None))
+    best = {k: cached.trials[0][k] for k in cached.best_hyperparameters}
+    keras.utils.set_random_seed(seed)
+    tuned_best = cached.hypermodel.build_distiller(best, build_student(None))
     return dict(
         seed=seed, load=(load_before, load_after), first="cache" if seed % 2 == 0 else "online",
         cached_wall=searches["shared cache"]["wall"], online_wall=searches["teacher online"]["wall"],
         teacher_seconds=cached.teacher_seconds,
         cached_fit=statistics.mean(r["fit_seconds"] for r in cached.trials),
         online_fit=statistics.mean(r["fit_seconds"] for r in online.trials),
-        best=cached.best_hyperparameters, best_val=cached.trials[0]["score"],
+        best=best, best_val=cached.trials[0]["score"], selected=cached.best_hyperparameters,
+        kept_defaults=cached.selected_trial != cached.trials[0]["trial"],
+        default_val=min(cached.trials, key=lambda row: int(row["trial"]))["score"],
         default_test=test_accuracy(default, data, task, seed),
+        best_test=test_accuracy(tuned_best, data, task, seed),
         tuned_test=test_accuracy(tuned, data, task, seed),
         table=cached.table(),
     )
@@ -186,8 +195,11 @@ def main():
             print(f"seed {seed}: search {row['cached_wall']:.1f} s shared cache "
                   f"({row['teacher_seconds']:.1f} s teacher pass) vs {row['online_wall']:.1f} s "
                   f"online; per-trial fit {row['cached_fit']:.2f} s vs {row['online_fit']:.2f} s "
-                  f"({row['online_fit'] / row['cached_fit']:.2f}x); test accuracy default "
-                  f"{row['default_test']:.4f}, tuned {row['tuned_test']:.4f}; best {row['best']}; "
+                  f"({row['online_fit'] / row['cached_fit']:.2f}x); validation default "
+                  f"{row['default_val']:.4f}, best {row['best_val']:.4f}; test accuracy default "
+                  f"{row['default_test']:.4f}, best trial {row['best_test']:.4f}, selected (one "
+                  f"standard error) {row['tuned_test']:.4f}, defaults kept: "
+                  f"{row['kept_defaults']}; best {row['best']}; "
                   f"load average {row['load'][0]:.1f} -> {row['load'][1]:.1f}",
                   flush=True)
     finally:

@@ -75,6 +75,10 @@ def test_unaligned_rows_and_top_k_cache():
     teacher[0, 1] = UNALIGNED_LOGIT
     values = keras.ops.convert_to_numpy(keras_distill.losses.uld_loss(teacher, student))
     assert values[0, 1] == 0.0 and np.all(values[1] > 0)
+    # A float16 sharded cache stores the mark clipped to -65504: still no teacher there.
+    clipped = np.clip(teacher, -65504, 65504).astype("float16")
+    from_float16 = keras.ops.convert_to_numpy(keras_distill.losses.uld_loss(clipped, student))
+    assert from_float16[0, 1] == 0.0 and np.all(from_float16[1] > 0)
     # k = the teacher's vocabulary: no tail, exactly the dense loss (the teacher zero-padded).
     teacher[0, 1] = 0.0
     full = keras_distill.losses.compress_top_k(teacher, 10)
@@ -91,6 +95,84 @@ def test_unaligned_rows_and_top_k_cache():
     expected = np.abs(p - q[..., :3]).sum(-1) + np.abs(cached["tail_mass"] - q[..., 3:].sum(-1))
     values = keras_distill.losses.uld_top_k_loss(cached, student)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(values), expected, atol=1e-6)
+
+
+def test_a_top_k_cache_keeps_positions_without_a_teacher_out_of_every_loss():
+    rng = np.random.default_rng(3)
+    teacher = rng.normal(size=(2, 3, 10)).astype("float32")
+    student = rng.normal(size=(2, 3, 10)).astype("float32")
+    teacher[1, 2] = UNALIGNED_LOGIT
+    cached = {key: keras.ops.convert_to_numpy(value)
+              for key, value in keras_distill.losses.compress_top_k(teacher, 4).items()}
+    # The mark survives the cache (not a uniform teacher), also clipped to float16's range.
+    assert np.all(cached["log_probs"][1, 2] == np.float32(UNALIGNED_LOGIT)) and cached["tail_mass"][1, 2] == 0
+    clipped = dict(cached, log_probs=np.clip(cached["log_probs"], -65504, 65504).astype("float16"))
+    losses = {
+        "uld": lambda c: keras_distill.losses.uld_top_k_loss(c, student, 2.0),
+        "bucket": lambda c: keras_distill.losses.top_k_kl(c, student, 2.0),
+        "spread": lambda c: keras_distill.losses.top_k_kl(c, student, 2.0, tail="spread"),
+    }
+    aligned = np.ones((2, 3), bool)
+    aligned[1, 2] = False
+    for name, loss in losses.items():
+        for fields in (cached, clipped):
+            values = keras.ops.convert_to_numpy(loss(fields))
+            assert values[1, 2] == 0.0 and np.all(values[aligned] > 0.0), name
+    # Elsewhere the values are those of the cache without the unaligned row.
+    teacher[1, 2] = 0.0
+    unmarked = keras_distill.losses.compress_top_k(teacher, 4)
+    for name, loss in losses.items():
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(loss(cached))[aligned],
+                                   keras.ops.convert_to_numpy(loss(unmarked))[aligned], atol=1e-6,
+                                   err_msg=name)
+
+
+def test_uld_from_a_file_of_the_teachers_log_probabilities_matches_the_teacher_model(tmp_path):
+    # A served teacher known only by a file of its per-token log-probabilities over its own
+    # tokens (here every id: k = its vocabulary) teaches the student what the model does.
+    texts = language_testing.corpus()[:8]
+    tokenizer = language_testing.gpt2_tokenizer()
+    keras.utils.set_random_seed(0)
+    init = language_testing.gpt2_lm(tokenizer).get_weights()
+    char_lm, aligned = _aligned(language_testing.gpt2_lm(tokenizer))
+    x, y, w = language_testing.gpt2_lm(tokenizer).preprocessor(texts)
+    x = {key: keras.ops.convert_to_numpy(value) for key, value in x.items()}
+    teacher_ids, teacher_mask, _ = aligned.align(x["token_ids"], x["padding_mask"])
+    log_probs = keras.ops.convert_to_numpy(keras.ops.log_softmax(
+        char_lm({"token_ids": teacher_ids, "padding_mask": teacher_mask}), axis=-1))
+    top_ids = np.argsort(-log_probs, axis=-1)
+    path = tmp_path / "teacher_logprobs.npz"
+    np.savez(path, token_ids=teacher_ids, top_ids=top_ids,
+             top_logprobs=np.take_along_axis(log_probs, top_ids, -1))
+    served = keras_distill.teachers.TokenLogprobTeacher(path, vocabulary_size=128, sequence_length=96)
+    from_file = keras_distill.teachers.AlignedTeacher(
+        served, tokenizer, Characters(), sequence_length=language_testing.SEQUENCE_LENGTH,
+        teacher_sequence_length=96, teacher_start_id=0,
+    )
+    with pytest.raises(ValueError, match="teacher_sequence_length"):
+        keras_distill.teachers.AlignedTeacher(
+            served, tokenizer, Characters(), sequence_length=language_testing.SEQUENCE_LENGTH,
+            teacher_sequence_length=64)
+    model_outputs, file_outputs = aligned.predict(x, verbose=0), from_file.predict(x, verbose=0)
+    valid = x["padding_mask"].astype(bool)
+    np.testing.assert_allclose(_softmax(file_outputs[valid]), _softmax(model_outputs[valid]), atol=1e-6)
+    assert np.all(file_outputs[~valid] == np.float32(UNALIGNED_LOGIT))
+    students = []
+    for teacher in (aligned, from_file):
+        student = language_testing.gpt2_lm(tokenizer)
+        student.set_weights(init)
+        distiller = keras_distill.Distiller(teacher, student)
+        distiller.compile(
+            optimizer=keras.optimizers.SGD(0.5), alpha=0.5, temperature=1.0,
+            student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            distillation_loss_fn=keras_distill.losses.ULDLoss(),
+        )
+        cache = keras_distill.TeacherCache.compute(teacher, x)
+        distiller.fit(cache.inputs(x), y, sample_weight=w, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        students.append(student.get_weights())
+    for model_taught, file_taught in zip(*students):
+        np.testing.assert_allclose(file_taught, model_taught, atol=1e-5)
+    assert any(not np.allclose(a, b) for a, b in zip(init, students[1]))
 
 
 def test_uld_loss_serializes_and_is_found_by_name():

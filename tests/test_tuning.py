@@ -206,6 +206,32 @@ def test_trial_checkpoints_hold_the_student_alone_and_reload_after_resume(
     )
 
 
+def test_one_standard_error_keeps_the_defaults_unless_the_best_trial_is_clearly_better(
+    teacher, digits, tmp_path
+):
+    # 3 trials, the defaults first; the best trial replaces them only if its validation accuracy
+    # is more than sqrt(a (1 - a) / n) above theirs (n = 80 validation samples of 400).
+    result = run(teacher, digits, tmp_path, max_trials=3, epochs=2, selection="one_standard_error")
+    defaults = min(result.trials, key=lambda row: int(row["trial"]))  # the first trial
+    assert defaults["loss"] == "kd" and defaults["alpha"] == pytest.approx(0.1)
+    best = result.trials[0]
+    gap = best["score"] - defaults["score"]
+    standard_error = np.sqrt(best["score"] * (1 - best["score"]) / 80)
+    expected = defaults if gap <= standard_error else best
+    assert result.selected_trial == expected["trial"]
+    assert result.best_hyperparameters == {k: expected[k] for k in result.best_hyperparameters}
+    rebuilt = result.build_distiller()
+    np.testing.assert_allclose(testing.to_numpy(rebuilt.alpha), expected["alpha"], rtol=1e-6)
+    # The rule on made-up scores: within one standard error (0.05 at a = 0.75, n = 75) or not.
+    rows = [dict(trial="b", score=0.75, alpha=0.5), dict(trial="d", score=0.71, alpha=0.1)]
+    pick = tuning.tuning_result._one_standard_error
+    assert pick(rows, {"alpha": 0.1}, validation_size=75)["trial"] == "d"
+    assert pick(rows, {"alpha": 0.1}, validation_size=7500)["trial"] == "b"
+    assert pick(rows, {"alpha": 0.3}, validation_size=75)["trial"] == "b"  # no defaults trial
+    with pytest.raises(ValueError, match="accuracy in"):
+        pick([dict(trial="b", score=1.7)], {}, validation_size=75)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -216,6 +242,9 @@ def test_trial_checkpoints_hold_the_student_alone_and_reload_after_resume(
         ({"validation_data": ([1],)}, ValueError, "`validation_data` must be a pair"),
         ({"augmentation": keras.layers.RandomFlip()}, TypeError, "ViewAugmentation"),
         ({"space": {"alpha": 0.5}}, TypeError, "SearchSpace"),
+        ({"selection": "last"}, ValueError, "`selection` must be one of"),
+        ({"selection": "one_standard_error", "objective": "val_loss"}, ValueError, "accuracy"),
+        ({"selection": "one_standard_error", "tuner": "hyperband"}, ValueError, "defaults trial"),
     ],
 )
 def test_bad_search_arguments_raise(teacher, digits, tmp_path, kwargs, error, match):

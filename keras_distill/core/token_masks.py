@@ -49,8 +49,13 @@ def masked_weights(sample_weight, mask):
 # whose text does not end where a teacher token ends): every logit of the row is
 # this value. Finite, so the data guard passes it; no real logit comes near it.
 UNALIGNED_LOGIT = -1e9
+# A row whose largest logit is below this holds no teacher: float16 caches
+# store the mark clipped to float16's lowest value (-65504), and no real row
+# has its largest logit (or log-probability) that low.
+_ALIGNED_ABOVE = -3.0e4
 
 
 def aligned_rows(teacher_logits):
     """1.0 where a teacher row holds real logits, 0.0 where it is `UNALIGNED_LOGIT` (float32)."""
-    return ops.cast(ops.max(teacher_logits, axis=-1) > 0.5 * UNALIGNED_LOGIT, "float32")
+    largest = ops.max(ops.cast(teacher_logits, "float32"), axis=-1)
+    return ops.cast(largest > _ALIGNED_ABOVE, "float32")

@@ -26,6 +26,8 @@ from keras import ops
 
 from keras_distill.core.argument_validation import check_fraction
 from keras_distill.core.packed_inputs import TOP_K_FIELDS
+from keras_distill.core.token_masks import UNALIGNED_LOGIT
+from keras_distill.core.token_masks import aligned_rows
 from keras_distill.losses.divergences import softmax_kl
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -59,7 +61,11 @@ def compress_top_k(logits, k):
     Returns:
         A dict with `indices` (int32, `(..., k)`), `log_probs` (float32,
         `(..., k)`, log-softmax over the full vocabulary) and `tail_mass`
-        (float32, `(...)`; 0 when `k` is the vocabulary).
+        (float32, `(...)`; 0 when `k` is the vocabulary). A position without
+        a teacher (its logits all `keras_distill.core.token_masks.UNALIGNED_LOGIT`,
+        as an `AlignedTeacher` or a `TokenLogprobTeacher` gives them) keeps
+        that mark: `log_probs` all `UNALIGNED_LOGIT`, `tail_mass` 0, and the
+        top-k losses give 0 there (instead of a uniform teacher).
 
     Example:
 
@@ -76,16 +82,10 @@ def compress_top_k(logits, k):
         tail_mass = ops.zeros_like(log_total)
     else:
         tail_mass = ops.exp(_complement_logsumexp(logits, indices) - log_total)
+    aligned = aligned_rows(logits)
+    log_probs = ops.where(ops.expand_dims(aligned, -1) > 0.0, log_probs, UNALIGNED_LOGIT)
+    tail_mass = tail_mass * aligned
     return {"indices": indices, "log_probs": log_probs, "tail_mass": tail_mass}
-
-
-def _check_fields(cached):
-    missing = set(TOP_K_FIELDS) - set(cached)
-    if missing:
-        raise ValueError(
-            f"A top-k teacher cache needs the fields {TOP_K_FIELDS}; missing {sorted(missing)}. "
-            "(Older caches stored a fill logit instead: recompute them.)"
-        )
 
 
 def _check_fields(cached):
@@ -167,7 +167,8 @@ def top_k_divergence(divergence, cached, student_logits, temperature=1.0):
     teacher = teacher - ops.max(teacher, axis=-1, keepdims=True)
     student = student - ops.max(student, axis=-1, keepdims=True)
     temperature = ops.cast(temperature, "float32")
-    return divergence(teacher / temperature, student / temperature) * ops.square(temperature)
+    values = divergence(teacher / temperature, student / temperature) * ops.square(temperature)
+    return values * aligned_rows(cached["log_probs"])
 
 
 def check_tail(tail):
@@ -273,7 +274,7 @@ def spread_tail_kl(cached, student_logits, temperature=1.0, prior=None):
     p = ops.exp(log_p)
     kept = ops.sum(p[..., :-1] * (log_p[..., :-1] - log_q_kept), axis=-1)
     tail = p[..., -1] * (log_p[..., -1] + tail_neg_entropy - tail_log_q)
-    return (kept + tail) * ops.square(temperature)
+    return (kept + tail) * ops.square(temperature) * aligned_rows(cached["log_probs"])
 
 
 def top_k_kl(cached, student_logits, temperature=1.0, tail="bucket", prior=None):

@@ -102,7 +102,7 @@ def uld_top_k_loss(cached, student_logits, temperature=1.0):
     q = _pad_to(q, k)
     head = ops.sum(ops.abs(p - q[..., :k]), axis=-1)
     q_tail = ops.sum(q[..., k:], axis=-1)
-    return head + ops.abs(p_tail - q_tail)
+    return (head + ops.abs(p_tail - q_tail)) * aligned_rows(log_probs)
 
 
 @register

@@ -25,9 +25,9 @@ class AlignedTeacher(ForeignTeacher):
     rows of `keras_distill.core.token_masks.UNALIGNED_LOGIT`, which
     `ULDLoss` leaves out. The outputs span the teacher's vocabulary, so only
     a loss that compares no token ids can read them: `ULDLoss`. Online in
-    `fit`, or once through `TeacherCache.compute` (dense; with `top_k=k`
-    unaligned rows become uniform, so keep the cache dense with
-    `match="exact"` unless every position aligns).
+    `fit`, or once through `TeacherCache.compute` (dense, or `top_k=k`: a
+    top-k cache keeps the unaligned rows marked, and `ULDLoss` leaves them
+    out there too).
 
     Args:
         teacher: The teacher, a model on its own token ids: a keras-hub
@@ -85,8 +85,7 @@ class AlignedTeacher(ForeignTeacher):
         teacher_pieces = text_alignment.token_pieces(teacher_tokenizer)
         # The wrapped model stays out of Keras's tracking (a teacher adapter has no weights).
         run_teacher = _teacher_runner(teacher)
-        vocabulary = run_teacher(np.zeros((1, teacher_sequence_length), "int32"),
-                                 np.ones((1, teacher_sequence_length), bool)).shape[-1]
+        vocabulary = _teacher_vocabulary(teacher, run_teacher, teacher_sequence_length)
         fingerprint = "aligned:" + object_digest(
             (_teacher_digest(teacher), student_pieces, teacher_pieces, sequence_length,
              teacher_sequence_length, teacher_start_id, match)
@@ -157,6 +156,20 @@ def _teacher_runner(teacher):
         def run(ids, mask):
             return keras.ops.convert_to_numpy(teacher(ids, training=False)).astype("float32")
     return run
+
+
+def _teacher_vocabulary(teacher, run_teacher, length):
+    """The teacher's vocabulary size: a foreign teacher declares it; a model is probed."""
+    declared = getattr(teacher, "source_output_shape", None)
+    if declared is None:
+        # A model runs on any ids; a file of outputs (`TokenLogprobTeacher`) only on its own.
+        return run_teacher(np.zeros((1, length), "int32"), np.ones((1, length), bool)).shape[-1]
+    if len(declared) != 2 or declared[0] != length:
+        raise ValueError(
+            f"`teacher_sequence_length` ({length}) must be the length of the teacher's inputs, "
+            f"whose logits have shape {declared} per sample (length, vocabulary)."
+        )
+    return declared[-1]
 
 
 def _teacher_digest(teacher):

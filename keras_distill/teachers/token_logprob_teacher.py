@@ -7,6 +7,7 @@ import numpy as np
 from keras_distill.api_export import register
 from keras_distill.core.errors import CorruptFileError
 from keras_distill.core.errors import InvalidDataError
+from keras_distill.core.token_masks import UNALIGNED_LOGIT
 from keras_distill.teachers.foreign_teacher import ForeignTeacher
 from keras_distill.teachers.runtime_file import check_path
 from keras_distill.teachers.source_digest import file_digest
@@ -25,7 +26,10 @@ class TokenLogprobTeacher(ForeignTeacher):
     Position `t`'s logits are the teacher's distribution of token `t + 1`:
     the top-k tokens get their log-probabilities, the rest of the vocabulary
     shares the remaining probability mass evenly. Positions the file does not
-    cover (the last one, padding) get uniform logits.
+    cover (the last one, padding) have no teacher: rows of
+    `keras_distill.core.token_masks.UNALIGNED_LOGIT`, which `ULDLoss` and the
+    top-k losses leave out (a dense divergence over token ids sees a uniform
+    teacher there; give those positions no weight in `sample_weight`).
 
     Two formats:
     - `.jsonl`, one sequence per line, as vLLM's `prompt_logprobs` output:
@@ -76,7 +80,7 @@ class TokenLogprobTeacher(ForeignTeacher):
 
     def run(self, inputs):
         batch, length = inputs.shape
-        logits = np.zeros((batch, length, self.vocabulary_size), "float32")
+        logits = np.full((batch, length, self.vocabulary_size), UNALIGNED_LOGIT, "float32")
         for row, ids in enumerate(inputs):
             key = _key(ids, self.pad_id)
             if key not in self._table:

@@ -10,6 +10,7 @@ from keras_distill.tuning import validation_split as splits
 from keras_distill.tuning.tuning_result import TuningResult
 
 TUNERS = ("random", "bayesian", "hyperband")
+SELECTIONS = ("best", "one_standard_error")
 
 
 def search(
@@ -18,7 +19,7 @@ def search(
     directory="keras_distill_tuning", project_name="distiller", overwrite=False, seed=0,
     augmentation=None, views=4, features=None, student_loss_fn=None, optimizer="adam",
     metrics=("accuracy",), cache_teacher=True, cache=None, teacher_activation="auto",
-    callbacks=None, verbose=0, defaults_first=True,
+    callbacks=None, verbose=0, defaults_first=True, selection="best",
 ):
     """Searches a Distiller's settings with KerasTuner; the teacher runs once for all trials.
 
@@ -67,6 +68,15 @@ def search(
             never worse than the untuned Distiller on the objective; it
             counts towards `max_trials`. Hyperband ignores it. Defaults to
             `True`.
+        selection: Which trial's settings the result keeps: `"best"` (the
+            best objective) or `"one_standard_error"` (the defaults trial
+            unless the best trial beats it by more than one standard error of
+            its accuracy on the validation samples, `sqrt(a (1 - a) / n)`: the
+            one-standard-error rule of Hastie, Tibshirani and Friedman, The
+            Elements of Statistical Learning, 7.10; on a small validation set
+            a gain within the noise keeps the untuned Distiller). It needs an
+            accuracy objective and `defaults_first` with a random or Bayesian
+            search. Defaults to `"best"`.
 
     Returns:
         A `keras_distill.tuning.TuningResult`.
@@ -84,6 +94,20 @@ def search(
 
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    if selection not in SELECTIONS:
+        raise ValueError(f"`selection` must be one of {SELECTIONS}. Received: selection={selection!r}")
+    if selection == "one_standard_error":
+        if not (isinstance(objective, str) and objective.endswith("accuracy")):
+            raise ValueError(
+                "`selection='one_standard_error'` reads the objective as an accuracy (a share of "
+                f"the validation samples): pass an accuracy objective. Received: objective={objective!r}"
+            )
+        if not defaults_first or tuner == "hyperband":
+            raise ValueError(
+                "`selection='one_standard_error'` compares the best trial with the defaults "
+                "trial: it needs `defaults_first=True` and `tuner='random'` or `'bayesian'`. "
+                f"Received: defaults_first={defaults_first!r}, tuner={tuner!r}"
+            )
     for name, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
@@ -128,7 +152,11 @@ def search(
         x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
         callbacks=list(callbacks or []), verbose=verbose,
     )
-    return TuningResult(kt_tuner, hypermodel, time.perf_counter() - start)
+    kept = None
+    if selection == "one_standard_error":
+        kept = dict(defaults=dict(kt_tuner.oracle.hyperparameters.values),
+                    validation_size=len(data_checks.leaves(y_val)[0]))
+    return TuningResult(kt_tuner, hypermodel, time.perf_counter() - start, keep_defaults=kept)
 
 
 def _start_from_defaults(oracle):

@@ -1,5 +1,7 @@
 """TuningResult: the trials of a distillation search and the configuration that won."""
 
+import math
+
 _TRIAL_COLUMNS = ("trial", "status", "score", "fit_seconds")
 
 
@@ -11,12 +13,18 @@ class TuningResult:
             holds every trial; a later `search` with the same folder resumes).
         hypermodel: The `DistillerHyperModel` of the search.
         wall_seconds: Wall time of the search call (teacher pass included).
+        keep_defaults: `None`, or a dict of `defaults` (the defaults trial's
+            settings) and `validation_size` (validation samples): keep the
+            defaults trial unless the best trial's accuracy beats it by more
+            than one standard error (`search(selection="one_standard_error")`).
 
     Attributes:
         trials: One dict per finished trial, best first: `trial`, `status`,
             `score` (the objective on the validation split), `fit_seconds`
             and the trial's settings.
-        best_hyperparameters: The settings of the best trial, a dict.
+        best_hyperparameters: The settings of the selected trial (the best
+            one, or the defaults under the one-standard-error rule), a dict.
+        selected_trial: The id of that trial.
         teacher_seconds: Wall time of the one teacher pass shared by the trials.
 
     Example:
@@ -27,7 +35,7 @@ class TuningResult:
     ```
     """
 
-    def __init__(self, tuner, hypermodel, wall_seconds):
+    def __init__(self, tuner, hypermodel, wall_seconds, keep_defaults=None):
         self.tuner = tuner
         self.hypermodel = hypermodel
         self.wall_seconds = float(wall_seconds)
@@ -51,7 +59,11 @@ class TuningResult:
             )
         rows.sort(key=lambda row: row["score"], reverse=direction == "max")
         self.trials = rows
-        self._best_hp = tuner.get_best_hyperparameters(1)[0]
+        selected = rows[0]
+        if keep_defaults is not None:
+            selected = _one_standard_error(rows, **keep_defaults)
+        self.selected_trial = selected["trial"]
+        self._best_hp = tuner.oracle.get_trial(self.selected_trial).hyperparameters
         self.best_hyperparameters = dict(self._best_hp.values)
 
     @property
@@ -88,6 +100,22 @@ class TuningResult:
             f"TuningResult(trials={len(self.trials)}, best_score={self.trials[0]['score']:.4f}, "
             f"best={self.best_hyperparameters})"
         )
+
+
+def _one_standard_error(rows, defaults, validation_size):
+    """The defaults trial's row if the best row's accuracy is within one standard error of it."""
+    best = rows[0]
+    accuracy = best["score"]
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(
+            f"The one-standard-error rule reads the objective as an accuracy in [0, 1]; the best "
+            f"trial scored {accuracy!r}."
+        )
+    for row in rows:
+        if all(row.get(key) == value for key, value in defaults.items()):
+            standard_error = math.sqrt(accuracy * (1.0 - accuracy) / validation_size)
+            return row if accuracy - row["score"] <= standard_error else best
+    return best  # the defaults trial has not finished (e.g. it failed)
 
 
 def _cell(value):
