@@ -130,13 +130,7 @@ def test_a_top_k_cache_keeps_positions_without_a_teacher_out_of_every_loss():
 def test_uld_from_a_file_of_the_teachers_log_probabilities_matches_the_teacher_model(tmp_path):
     # A served teacher known only by a file of its per-token log-probabilities over its own
     # tokens (here every id: k = its vocabulary) teaches the student what the model does.
-    texts = language_testing.corpus()[:8]
-    tokenizer = language_testing.gpt2_tokenizer()
-    keras.utils.set_random_seed(0)
-    init = language_testing.gpt2_lm(tokenizer).get_weights()
-    char_lm, aligned = _aligned(language_testing.gpt2_lm(tokenizer))
-    x, y, w = language_testing.gpt2_lm(tokenizer).preprocessor(texts)
-    x = {key: keras.ops.convert_to_numpy(value) for key, value in x.items()}
+    tokenizer, init, char_lm, aligned, (x, y, w) = _uld_setup()
     teacher_ids, teacher_mask, _ = aligned.align(x["token_ids"], x["padding_mask"])
     log_probs = keras.ops.convert_to_numpy(keras.ops.log_softmax(
         char_lm({"token_ids": teacher_ids, "padding_mask": teacher_mask}), axis=-1))
@@ -157,19 +151,11 @@ def test_uld_from_a_file_of_the_teachers_log_probabilities_matches_the_teacher_m
     valid = x["padding_mask"].astype(bool)
     np.testing.assert_allclose(_softmax(file_outputs[valid]), _softmax(model_outputs[valid]), atol=1e-6)
     assert np.all(file_outputs[~valid] == np.float32(UNALIGNED_LOGIT))
-    students = []
-    for teacher in (aligned, from_file):
-        student = language_testing.gpt2_lm(tokenizer)
-        student.set_weights(init)
-        distiller = keras_distill.Distiller(teacher, student)
-        distiller.compile(
-            optimizer=keras.optimizers.SGD(0.5), alpha=0.5, temperature=1.0,
-            student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            distillation_loss_fn=keras_distill.losses.ULDLoss(),
-        )
-        cache = keras_distill.TeacherCache.compute(teacher, x)
-        distiller.fit(cache.inputs(x), y, sample_weight=w, batch_size=4, epochs=1, verbose=0, shuffle=False)
-        students.append(student.get_weights())
+    students = [
+        _uld_distilled(teacher, tokenizer, init, keras_distill.TeacherCache.compute(teacher, x).inputs(x),
+                       y, w)[0]
+        for teacher in (aligned, from_file)
+    ]
     for model_taught, file_taught in zip(*students):
         np.testing.assert_allclose(file_taught, model_taught, atol=1e-5)
     assert any(not np.allclose(a, b) for a, b in zip(init, students[1]))
@@ -222,6 +208,34 @@ def _aligned(student_lm, teacher_tokenizer=None, **kwargs):
     )
 
 
+def _uld_setup():
+    """The student's tokenizer and initial weights, the character teacher (model and
+    `AlignedTeacher`) and eight preprocessed texts `(x, y, sample_weight)`, from seed 0."""
+    tokenizer = language_testing.gpt2_tokenizer()
+    keras.utils.set_random_seed(0)
+    init = language_testing.gpt2_lm(tokenizer).get_weights()
+    char_lm, aligned = _aligned(language_testing.gpt2_lm(tokenizer))
+    x, y, w = language_testing.gpt2_lm(tokenizer).preprocessor(language_testing.corpus()[:8])
+    x = {key: keras.ops.convert_to_numpy(value) for key, value in x.items()}
+    return tokenizer, init, char_lm, aligned, (x, y, w)
+
+
+def _uld_distilled(teacher, tokenizer, init, inputs, y, sample_weight):
+    """One epoch of ULD distillation of a student started from `init`, in order:
+    the student's weights and the `fit` history."""
+    student = language_testing.gpt2_lm(tokenizer)
+    student.set_weights(init)
+    distiller = keras_distill.Distiller(teacher, student)
+    distiller.compile(
+        optimizer=keras.optimizers.SGD(0.5), alpha=0.5, temperature=1.0,
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        distillation_loss_fn=keras_distill.losses.ULDLoss(),
+    )
+    history = distiller.fit(inputs, y, sample_weight=sample_weight, batch_size=4, epochs=1, verbose=0,
+                            shuffle=False)
+    return student.get_weights(), history
+
+
 def test_aligned_teacher_reads_the_teacher_where_the_text_ends():
     student = language_testing.gpt2_lm(language_testing.gpt2_tokenizer())
     char_lm, aligned = _aligned(student)
@@ -259,27 +273,13 @@ def test_aligned_teacher_refuses_a_tokenizer_that_does_not_spell_the_text():
 
 
 def test_uld_distillation_online_and_cached_give_the_same_student():
-    texts = language_testing.corpus()[:8]
-    tokenizer = language_testing.gpt2_tokenizer()
-    keras.utils.set_random_seed(0)
-    init = language_testing.gpt2_lm(tokenizer).get_weights()
-    _, aligned = _aligned(language_testing.gpt2_lm(tokenizer))
-    x, y, w = language_testing.gpt2_lm(tokenizer).preprocessor(texts)
-    x = {key: keras.ops.convert_to_numpy(value) for key, value in x.items()}
+    tokenizer, init, _, aligned, (x, y, w) = _uld_setup()
     cache = keras_distill.TeacherCache.compute(aligned, x)
     students = []
     for inputs in (x, cache.inputs(x)):
-        student = language_testing.gpt2_lm(tokenizer)
-        student.set_weights(init)
-        distiller = keras_distill.Distiller(aligned, student)
-        distiller.compile(
-            optimizer=keras.optimizers.SGD(0.5), alpha=0.5, temperature=1.0,
-            student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            distillation_loss_fn=keras_distill.losses.ULDLoss(),
-        )
-        history = distiller.fit(inputs, y, sample_weight=w, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        weights, history = _uld_distilled(aligned, tokenizer, init, inputs, y, w)
         assert 0.0 < history.history["distillation_loss"][0] < 2.0
-        students.append(student.get_weights())
+        students.append(weights)
     with pytest.raises(ValueError, match="ULDLoss"):
         # What a divergence over token ids says of the teacher's other vocabulary.
         check_compatible_shapes((None, 16, 128), (None, 16, tokenizer.vocabulary_size()))

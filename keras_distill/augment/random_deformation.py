@@ -83,9 +83,10 @@ class RandomDeformation(ViewAugmentation):
         shear = ops.tan(draws[:, 2] * (self.shear * math.pi / 180.0))
         cos, sin = ops.cos(angle) * inverse_scale, ops.sin(angle) * inverse_scale
         center_y, center_x = (height - 1) / 2.0, (width - 1) / 2.0
-        y = ops.reshape(ops.arange(height, dtype="float32") - center_y, (1, height, 1))
-        x = ops.reshape(ops.arange(width, dtype="float32") - center_x, (1, 1, width))
-        y, x = y + 0.0 * x, x + 0.0 * y  # (1, h, w) each
+        y = ops.broadcast_to(ops.reshape(ops.arange(height, dtype="float32") - center_y,
+                                         (1, height, 1)), (1, height, width))
+        x = ops.broadcast_to(ops.reshape(ops.arange(width, dtype="float32") - center_x,
+                                         (1, 1, width)), (1, height, width))
         x = x + shear[:, None, None] * y
         rows = cos[:, None, None] * y - sin[:, None, None] * x + center_y
         cols = sin[:, None, None] * y + cos[:, None, None] * x + center_x
