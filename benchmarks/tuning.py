@@ -12,6 +12,7 @@ validation) each train the same student initialisation on the whole training
 set, and all are scored on the untouched test set.
 
     python benchmarks/tuning.py --dataset digits --seeds 0 1 2
+    python benchmarks/tuning.py --dataset digits --seeds 0 1 2 --folds 5
     python benchmarks/tuning.py --dataset mnist --data /path/to/mnist.npz --seeds 0 1 2
 
 Tasks:
@@ -25,7 +26,8 @@ Tasks:
             5 epochs, batch 128
 The search: random search (4 trials), the default SearchSpace (temperature 1-8, alpha
 0-0.9, losses kd/ls/dkd/dist/jsd, consistent teaching on/off with RandomShift(1)
-and 4 cached views), 20% of the training set held out for val_accuracy.
+and 4 cached views), 20% of the training set held out for val_accuracy, or with
+--folds k the mean val_accuracy of k-fold cross-validation over the training set.
 """
 
 import argparse
@@ -119,7 +121,7 @@ def warm_up(data, task, teacher, folder):
         )
 
 
-def run_seed(data, task, teacher, seed, trials, folder):
+def run_seed(data, task, teacher, seed, trials, folder, folds=None):
     build_student = student_builder(data, task)
     jitter = keras_distill.augment.RandomShift(1, image_shape=task["image_shape"])
     searches = {}
@@ -135,7 +137,7 @@ def run_seed(data, task, teacher, seed, trials, folder):
             epochs=task["epochs"], batch_size=task["batch_size"], seed=seed,
             augmentation=jitter, views=4, cache_teacher=cache_teacher,
             directory=folder, project_name=f"seed{seed}_{mode.split()[1]}", overwrite=True,
-            selection="one_standard_error",
+            selection="one_standard_error", folds=folds,
         )
         searches[mode] = dict(result=result, wall=time.perf_counter() - start)
     cached, online = searches["shared cache"]["result"], searches["teacher online"]["result"]
@@ -175,6 +177,9 @@ def main():
     parser.add_argument("--data", help="mnist.npz for --dataset mnist")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--folds", type=int, default=None,
+                        help="cross-validate every trial over this many folds of the training "
+                             "set instead of holding out 20%% of it")
     parser.add_argument("--out", help="JSON file for the rows")
     args = parser.parse_args()
     task = TASKS[args.dataset]
@@ -190,7 +195,7 @@ def main():
     try:
         warm_up(data, task, teacher, folder)
         for seed in args.seeds:
-            rows.append(run_seed(data, task, teacher, seed, args.trials, folder))
+            rows.append(run_seed(data, task, teacher, seed, args.trials, folder, args.folds))
             row = rows[-1]
             print(f"seed {seed}: search {row['cached_wall']:.1f} s shared cache "
                   f"({row['teacher_seconds']:.1f} s teacher pass) vs {row['online_wall']:.1f} s "
@@ -204,12 +209,13 @@ def main():
                   flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"teacher test accuracy {teacher_test:.4f}; backend {keras.backend.backend()}")
+    print(f"teacher test accuracy {teacher_test:.4f}; backend {keras.backend.backend()}; "
+          f"validation: {f'{args.folds}-fold cross-validation' if args.folds else '20% split'}")
     print(rows[0]["table"])
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:
-            json.dump(dict(teacher_test=teacher_test, macs=macs, rows=[
+            json.dump(dict(teacher_test=teacher_test, macs=macs, folds=args.folds, rows=[
                 {k: v for k, v in r.items() if k != "table"} for r in rows]), f, indent=1)
 
 

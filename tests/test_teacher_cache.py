@@ -205,6 +205,27 @@ def test_inputs_reject_other_data():
         cache.dataset(x, sample_weight=np.ones(32))
 
 
+def test_inputs_of_some_samples_carry_their_logits_and_their_teacher():
+    x, y, _ = _data(40)
+    teacher = _linear(seed=1)
+    cache = kd.TeacherCache.compute(teacher, x)
+    indices = np.array([5, 0, 39, 12])
+    packed = cache.inputs(x, indices)
+    np.testing.assert_array_equal(packed[packed_inputs.INPUTS_KEY], x[indices])
+    np.testing.assert_allclose(packed[packed_inputs.LOGITS_KEY],
+                               testing.to_numpy(teacher(x[indices])), atol=1e-5)
+    # Still marked with its teacher: a Distiller of another teacher refuses it.
+    other = kd.Distiller(_linear(seed=2), _linear(seed=3))
+    other.compile(optimizer="sgd",
+                  student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(kd.errors.StaleCacheError, match="another teacher"):
+        other.fit(packed, y[indices], epochs=1, verbose=0)
+    for bad, match in (([40], r"in \[0, 40\)"), ([-1], r"in \[0, 40\)"),
+                       ([[1, 2]], "1-D array"), ([0.5], "integer")):
+        with pytest.raises(ValueError, match=match):
+            cache.inputs(x, np.array(bad))
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

@@ -41,7 +41,8 @@ def build_student(hp):
 @pytest.fixture
 def counts(monkeypatch):
     """Counts teacher passes over the data and online teacher calls inside training steps."""
-    calls = {"compute": [], "online": 0, "fit": [], "trained_on": []}
+    calls = {"compute": [], "online": 0, "fit": [], "trained_on": [], "validated_on": [],
+             "histories": []}
     compute = TeacherCache.compute.__func__
 
     def counting_compute(cls, teacher, x, **kwargs):
@@ -60,14 +61,16 @@ def counts(monkeypatch):
 
     def recording_distiller_fit(self, x, *args, **kwargs):
         calls["trained_on"].append(x)
-        return distiller_fit(self, x, *args, **kwargs)
+        calls["validated_on"].append(kwargs.get("validation_data"))
+        calls["histories"].append(distiller_fit(self, x, *args, **kwargs))
+        return calls["histories"][-1]
 
     monkeypatch.setattr(keras_distill.Distiller, "fit", recording_distiller_fit)
     hypermodel_class = tuning.DistillerHyperModel
     fit = hypermodel_class.fit
 
     def recording_fit(self, hp, model, x, y=None, **kwargs):
-        calls["fit"].append((x, y, kwargs["validation_data"]))
+        calls["fit"].append((x, y, kwargs.get("validation_data")))
         return fit(self, hp, model, x, y, **kwargs)
 
     monkeypatch.setattr(hypermodel_class, "fit", recording_fit)
@@ -116,6 +119,46 @@ def test_validation_split_comes_from_the_training_data(teacher, digits, tmp_path
     assert not fit_rows & val_rows and len(fit_rows | val_rows) == len(x)
     np.testing.assert_array_equal(val_y, y[sorted(val_rows)])
     assert set(np.unique(val_y)) == set(np.unique(y))  # stratified
+
+
+def test_cross_validation_scores_each_trial_on_every_sample_with_one_teacher_pass(
+    teacher, digits, tmp_path, counts
+):
+    x, y = digits
+    rows = {row.tobytes(): i for i, row in enumerate(x)}
+    result = run(teacher, digits, tmp_path, max_trials=2, epochs=2, folds=4,
+                 selection="one_standard_error")
+    assert counts["compute"] == [None] and counts["online"] == 0  # 2 trials x 4 folds, one pass
+    assert len(counts["fit"]) == 2 and all(val is None for _, _, val in counts["fit"])
+    assert len(counts["trained_on"]) == 8
+    logits = testing.to_numpy(teacher.predict(x, verbose=0))
+    for trial in range(2):
+        validated = []
+        for fold in range(4):
+            packed = counts["trained_on"][4 * trial + fold]
+            val_x, val_y = counts["validated_on"][4 * trial + fold]
+            fit_rows = [rows[r.tobytes()] for r in packed[packed_inputs.INPUTS_KEY]]
+            val_rows = [rows[r.tobytes()] for r in val_x]
+            assert not set(fit_rows) & set(val_rows) and len(fit_rows) + len(val_rows) == len(x)
+            assert len(val_rows) == pytest.approx(100, abs=5)
+            assert set(np.unique(val_y)) == set(np.unique(y))  # stratified
+            np.testing.assert_array_equal(val_y, y[val_rows])
+            # The fold's cached logits are the teacher's on the fold's samples.
+            np.testing.assert_allclose(packed[packed_inputs.LOGITS_KEY], logits[fit_rows], atol=1e-5)
+            validated += val_rows
+        assert sorted(validated) == list(range(len(x)))  # every sample validated once
+    # A trial's score: the best epoch of the folds' mean validation accuracy.
+    by_trial = {}
+    for trial in range(2):
+        curves = [h.history["val_accuracy"] for h in counts["histories"][4 * trial: 4 * trial + 4]]
+        by_trial[trial] = max(np.mean(curves, axis=0))
+    assert sorted(row["score"] for row in result.trials) == pytest.approx(sorted(by_trial.values()))
+    # The one-standard-error rule counts every sample of `y` as validated.
+    defaults = min(result.trials, key=lambda row: int(row["trial"]))
+    best = result.trials[0]
+    expected = defaults if best["score"] - defaults["score"] <= np.sqrt(
+        best["score"] * (1 - best["score"]) / len(y)) else best
+    assert result.selected_trial == expected["trial"]
 
 
 def test_best_configuration_rebuilds_the_distiller(teacher, digits, tmp_path):
@@ -245,6 +288,10 @@ def test_one_standard_error_keeps_the_defaults_unless_the_best_trial_is_clearly_
         ({"selection": "last"}, ValueError, "`selection` must be one of"),
         ({"selection": "one_standard_error", "objective": "val_loss"}, ValueError, "accuracy"),
         ({"selection": "one_standard_error", "tuner": "hyperband"}, ValueError, "defaults trial"),
+        ({"folds": 1}, ValueError, "`folds` must be an integer >= 2"),
+        ({"folds": 3, "tuner": "hyperband"}, ValueError, "Hyperband"),
+        ({"folds": 3, "validation_data": ([1], [1])}, ValueError, "folds of `\\(x, y\\)`"),
+        ({"folds": 401}, ValueError, "at least 401 samples"),
     ],
 )
 def test_bad_search_arguments_raise(teacher, digits, tmp_path, kwargs, error, match):

@@ -69,6 +69,22 @@ def is_dataset(x):
     return hasattr(x, "element_spec") or isinstance(x, keras.utils.PyDataset)
 
 
+def check_indices(indices, num_samples):
+    """`indices` as a 1-D int64 array, or a `ValueError` unless each is in `[0, num_samples)`."""
+    array = np.asarray(indices)
+    if array.ndim != 1 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(
+            "`indices` must be a 1-D array of integer sample indices. Received an array of "
+            f"shape {array.shape} and dtype {array.dtype}."
+        )
+    if array.size and (array.min() < 0 or array.max() >= num_samples):
+        raise ValueError(
+            f"`indices` must lie in [0, {num_samples}) (the cache holds {num_samples} samples). "
+            f"Received indices from {array.min()} to {array.max()}."
+        )
+    return array.astype("int64")
+
+
 def check_data(x, num_samples, fingerprint):
     """Raises unless `x` is the data a cache of `num_samples` with `fingerprint` was computed on."""
     lengths = {np.shape(array)[0] for array in keras.tree.flatten(x)}

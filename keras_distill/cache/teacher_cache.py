@@ -257,7 +257,7 @@ class TeacherCache:
         )
         self._path = path
 
-    def inputs(self, x):
+    def inputs(self, x, indices=None):
         """Packs `x` with the cached logits, to pass as `x` to `Distiller.fit`.
 
         `fit` slices the packed structure together with `y` and
@@ -265,6 +265,9 @@ class TeacherCache:
 
         Args:
             x: The same inputs, in the same order, as given to `compute`.
+            indices: The samples to pack, a 1-D array of indices into `x`
+                (e.g. the training part of a cross-validation fold); the
+                teacher is not run again. Defaults to `None` (all of them).
 
         Returns:
             A dict under reserved `keras_distill_*` keys; the `Distiller`
@@ -273,9 +276,13 @@ class TeacherCache:
         """
         cache_checks.check_data(x, len(self), self._fingerprint)
         seeds = None if not self._views else view_seeds(len(self), self._views, self._view_seed)
-        for array in keras.tree.flatten(self._outputs):
+        packed = packed_inputs.pack(x, self._outputs, view_seeds=seeds)
+        if indices is not None:
+            indices = cache_checks.check_indices(indices, len(self))
+            packed = keras.tree.map_structure(lambda array: np.asarray(array)[indices], packed)
+        for array in keras.tree.flatten(packed_inputs.unpack(packed)[1]):
             self._mark_origin(array)
-        return packed_inputs.pack(x, self._outputs, view_seeds=seeds)
+        return packed
 
     def dataset(self, x, y=None, sample_weight=None, augmented=False):
         """An unbatched `tf.data.Dataset` of `(packed inputs, y, sample_weight)`.

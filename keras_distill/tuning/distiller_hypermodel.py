@@ -5,10 +5,12 @@ subclasses `keras_tuner.HyperModel`, and keras_distill imports without
 KerasTuner installed.
 """
 
+import numbers
 import os
 import time
 
 import keras
+import numpy as np
 
 from keras_distill.augment.view_augmentation import ViewAugmentation
 from keras_distill.cache import fingerprint as fingerprint_lib
@@ -17,6 +19,7 @@ from keras_distill.distiller import Distiller
 from keras_distill.export.dependencies import import_optional
 from keras_distill.features.feature_matching import as_pairs
 from keras_distill.features.feature_pair import FeaturePair
+from keras_distill.tuning import validation_split as splits
 from keras_distill.tuning.search_space import SearchSpace
 from keras_distill.tuning.search_space import make_loss
 from keras_distill.tuning.trial_distiller import TrialDistiller
@@ -68,6 +71,15 @@ class DistillerHyperModel(keras_tuner.HyperModel):
         cache: A `TeacherCache` of the teacher on the inputs the trials fit
             on, computed beforehand (plain, or views of `augmentation`).
             Defaults to `None` (computed on the first trial).
+        folds: Cross-validate each trial: `fit` deals `(x, y)` into `folds`
+            folds (stratified for class labels) and trains one new student per
+            fold on the others, validated on it; the trial's metrics are the
+            folds' means, epoch by epoch, so every sample counts towards the
+            objective (pass no `validation_data`). The teacher still runs once:
+            the folds slice one cache of `x`. The trial's checkpoint is the
+            student of the fold whose epoch scored best, not a model of the
+            trial: rebuild the result with `TuningResult.build_distiller`.
+            Defaults to `None` (one fit on `x`, validated on `validation_data`).
 
     Example:
 
@@ -82,7 +94,7 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     def __init__(
         self, teacher, build_student, space=None, augmentation=None, views=4, features=None,
         student_loss_fn=None, optimizer="adam", metrics=("accuracy",), cache_teacher=True,
-        cache_dir=None, teacher_activation="auto", seed=0, cache=None,
+        cache_dir=None, teacher_activation="auto", seed=0, cache=None, folds=None,
     ):
         super().__init__(name="distiller_hypermodel")
         if not isinstance(teacher, keras.Model):
@@ -105,6 +117,13 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             )
         if isinstance(views, bool) or not isinstance(views, int) or views < 1:
             raise ValueError(f"`views` must be a positive integer. Received: views={views!r}")
+        if folds is not None and (
+            isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2
+        ):
+            raise ValueError(
+                "`folds` must be an integer >= 2 (the number of cross-validation folds), or "
+                f"None. Received: folds={folds!r}"
+            )
         if not isinstance(cache_teacher, bool):
             raise TypeError(f"`cache_teacher` must be True or False. Received: {cache_teacher!r}")
         if not (isinstance(optimizer, str) or callable(optimizer)):
@@ -125,6 +144,7 @@ class DistillerHyperModel(keras_tuner.HyperModel):
         self.cache_dir = cache_dir
         self.teacher_activation = teacher_activation
         self.seed = seed
+        self.folds = folds
         self.teacher_seconds = 0.0
         self._caches = {}
         if cache is not None:
@@ -190,17 +210,37 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, x, y=None, **kwargs):
         """Fits the trial's Distiller on the shared teacher outputs of `x`.
 
+        With `folds`, fits one student per fold (`model`, then new ones) and
+        averages their metrics.
+
         Returns:
             The `History`, whose metrics include `fit_seconds` (the wall time
-            of this `fit`).
+            of this `fit`; with `folds`, of all the folds' fits).
         """
+        if self.folds is None:
+            if self.cache_teacher:
+                x = self.teacher_cache(x, views=model.augmentation is not None).inputs(x)
+            return _timed_fit(model, x, y, **kwargs)
+        if kwargs.get("validation_data") is not None or kwargs.get("validation_split"):
+            raise ValueError(
+                f"With `folds={self.folds}` each fold validates on the samples it holds out "
+                "of `x`: pass no `validation_data` or `validation_split`."
+            )
+        cache = None
         if self.cache_teacher:
-            x = self.teacher_cache(x, views=model.augmentation is not None).inputs(x)
-        start = time.perf_counter()
-        history = model.fit(x, y, **kwargs)
-        seconds = time.perf_counter() - start
-        history.history[FIT_SECONDS] = [seconds] * max(len(history.epoch), 1)
-        return history
+            cache = self.teacher_cache(x, views=model.augmentation is not None)
+        histories = []
+        for fold, (fit_indices, val_indices) in enumerate(
+            splits.folds(x, y, self.folds, self.seed)
+        ):
+            fold_model = model if fold == 0 else self.build(hp)
+            fit_x = splits.take(x, fit_indices) if cache is None else cache.inputs(x, fit_indices)
+            histories.append(_timed_fit(
+                fold_model, fit_x, splits.take(y, fit_indices),
+                validation_data=(splits.take(x, val_indices), splits.take(y, val_indices)),
+                **kwargs,
+            ))
+        return _mean_history(histories)
 
     def teacher_cache(self, x, views=False):
         """The teacher's outputs for `x` (plain, or `views` seeded views), computed once."""
@@ -235,3 +275,23 @@ class DistillerHyperModel(keras_tuner.HyperModel):
         kind = "views" if cache.views else "plain"
         self._caches[(kind, cache.fingerprint.rsplit("-", 1)[-1])] = cache
 
+
+def _timed_fit(model, x, y, **kwargs):
+    """`model.fit(x, y, **kwargs)`, its `History` holding `fit_seconds` (its wall time)."""
+    start = time.perf_counter()
+    history = model.fit(x, y, **kwargs)
+    seconds = time.perf_counter() - start
+    history.history[FIT_SECONDS] = [seconds] * max(len(history.epoch), 1)
+    return history
+
+
+def _mean_history(histories):
+    """One `History` of the folds' metrics averaged epoch by epoch (`fit_seconds`: summed)."""
+    epochs = min(len(h.epoch) for h in histories)  # callbacks may stop folds early
+    merged = keras.callbacks.History()
+    merged.epoch = list(histories[0].epoch[:epochs])
+    for name in histories[0].history:
+        curves = np.array([h.history[name][:epochs] for h in histories], dtype="float64")
+        values = curves.sum(axis=0) if name == FIT_SECONDS else curves.mean(axis=0)
+        merged.history[name] = values.tolist()
+    return merged

@@ -19,13 +19,14 @@ def search(
     directory="keras_distill_tuning", project_name="distiller", overwrite=False, seed=0,
     augmentation=None, views=4, features=None, student_loss_fn=None, optimizer="adam",
     metrics=("accuracy",), cache_teacher=True, cache=None, teacher_activation="auto",
-    callbacks=None, verbose=0, defaults_first=True, selection="best",
+    callbacks=None, verbose=0, defaults_first=True, selection="best", folds=None,
 ):
     """Searches a Distiller's settings with KerasTuner; the teacher runs once for all trials.
 
     The objective is measured on `validation_data`, or on `validation_split`
-    of `(x, y)` held out before the search (stratified for class labels):
-    keep the test data out of it. The teacher's outputs are cached in the
+    of `(x, y)` held out before the search (stratified for class labels), or
+    by cross-validation over `folds` folds of `(x, y)`: keep the test data out
+    of it. The teacher's outputs are cached in the
     project folder, `directory/project_name`, with KerasTuner's own state; a
     later call with the same folder (and `overwrite=False`) resumes the
     search and runs only the trials that are left.
@@ -77,6 +78,15 @@ def search(
             a gain within the noise keeps the untuned Distiller). It needs an
             accuracy objective and `defaults_first` with a random or Bayesian
             search. Defaults to `"best"`.
+        folds: Cross-validate every trial over `folds` folds of `(x, y)`
+            (stratified for class labels) instead of one validation split:
+            each trial trains `folds` students, each validated on the fold it
+            leaves out, and scores the mean of their objectives, epoch by
+            epoch. Every training sample is validated once, so the objective
+            is less noisy on small datasets, for `folds` times the cost of a
+            trial (the teacher still runs once). Random and Bayesian search
+            only (Hyperband resumes a trial's one model); not with
+            `validation_data`. Defaults to `None` (one split).
 
     Returns:
         A `keras_distill.tuning.TuningResult`.
@@ -112,7 +122,21 @@ def search(
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     data_checks.check_samples(x, "x")
-    if validation_data is None:
+    if folds is not None:
+        if tuner == "hyperband":
+            raise ValueError(
+                "`folds` trains a new student per fold in every trial; Hyperband resumes a "
+                "trial's one model in its later rounds: use `tuner='random'` or `'bayesian'` "
+                f"with folds={folds!r}."
+            )
+        if validation_data is not None:
+            raise ValueError(
+                f"With `folds={folds!r}` the folds of `(x, y)` are the validation data: "
+                "pass `validation_data=None`, or `folds=None` to validate on `validation_data`."
+            )
+        splits.folds(x, y, folds, seed)  # its errors now, before any trial
+        x_val = y_val = None
+    elif validation_data is None:
         if cache is not None:
             raise ValueError(
                 "`cache` must hold the teacher's outputs on the inputs the trials fit on, "
@@ -133,7 +157,7 @@ def search(
         teacher, build_student, space=space, augmentation=augmentation, views=views,
         features=features, student_loss_fn=student_loss_fn, optimizer=optimizer, metrics=metrics,
         cache_teacher=cache_teacher, cache_dir=os.path.join(directory, project_name),
-        teacher_activation=teacher_activation, seed=seed, cache=cache,
+        teacher_activation=teacher_activation, seed=seed, cache=cache, folds=folds,
     )
     common = dict(
         objective=objective, directory=directory, project_name=project_name,
@@ -148,14 +172,17 @@ def search(
     if defaults_first and tuner != "hyperband":
         _start_from_defaults(kt_tuner.oracle)
     start = time.perf_counter()
+    validation = {} if folds is not None else {"validation_data": (x_val, y_val)}
     kt_tuner.search(
-        x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
-        callbacks=list(callbacks or []), verbose=verbose,
+        x, y, epochs=epochs, batch_size=batch_size, callbacks=list(callbacks or []),
+        verbose=verbose, **validation,
     )
     kept = None
     if selection == "one_standard_error":
+        # With folds every sample of `y` is validated once.
+        validated = y if folds is not None else y_val
         kept = dict(defaults=dict(kt_tuner.oracle.hyperparameters.values),
-                    validation_size=len(data_checks.leaves(y_val)[0]))
+                    validation_size=len(data_checks.leaves(validated)[0]))
     return TuningResult(kt_tuner, hypermodel, time.perf_counter() - start, keep_defaults=kept)
 
 
