@@ -42,7 +42,7 @@ def build_student(hp):
 def counts(monkeypatch):
     """Counts teacher passes over the data and online teacher calls inside training steps."""
     calls = {"compute": [], "online": 0, "fit": [], "trained_on": [], "validated_on": [],
-             "histories": []}
+             "histories": [], "starts": []}
     compute = TeacherCache.compute.__func__
 
     def counting_compute(cls, teacher, x, **kwargs):
@@ -62,6 +62,8 @@ def counts(monkeypatch):
     def recording_distiller_fit(self, x, *args, **kwargs):
         calls["trained_on"].append(x)
         calls["validated_on"].append(kwargs.get("validation_data"))
+        calls["starts"].append((self.student.get_weights(), self.optimizer.iterations.numpy()
+                                if self.optimizer.built else 0, id(self)))
         calls["histories"].append(distiller_fit(self, x, *args, **kwargs))
         return calls["histories"][-1]
 
@@ -147,6 +149,15 @@ def test_cross_validation_scores_each_trial_on_every_sample_with_one_teacher_pas
             np.testing.assert_allclose(packed[packed_inputs.LOGITS_KEY], logits[fit_rows], atol=1e-5)
             validated += val_rows
         assert sorted(validated) == list(range(len(x)))  # every sample validated once
+        # One model per trial, every fold from its initial weights and a fresh optimizer.
+        starts = counts["starts"][4 * trial: 4 * trial + 4]
+        assert len({model for _, _, model in starts}) == 1
+        assert [iterations for _, iterations, _ in starts] == [0, 0, 0, 0]
+        for weights, _, _ in starts[1:]:
+            for first, again in zip(starts[0][0], weights):
+                np.testing.assert_array_equal(again, first)
+        trained = counts["histories"][4 * trial].model.student.get_weights()
+        assert any(not np.array_equal(a, b) for a, b in zip(trained, starts[0][0]))
     # A trial's score: the best epoch of the folds' mean validation accuracy.
     by_trial = {}
     for trial in range(2):

@@ -72,14 +72,16 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             on, computed beforehand (plain, or views of `augmentation`).
             Defaults to `None` (computed on the first trial).
         folds: Cross-validate each trial: `fit` deals `(x, y)` into `folds`
-            folds (stratified for class labels) and trains one new student per
-            fold on the others, validated on it; the trial's metrics are the
-            folds' means, epoch by epoch, so every sample counts towards the
-            objective (pass no `validation_data`). The teacher still runs once:
-            the folds slice one cache of `x`. The trial's checkpoint is the
-            student of the fold whose epoch scored best, not a model of the
-            trial: rebuild the result with `TuningResult.build_distiller`.
-            Defaults to `None` (one fit on `x`, validated on `validation_data`).
+            folds (stratified for class labels) and trains the trial's student
+            once per fold on the others, validated on it, each time from the
+            same initial weights and optimizer state (one trace per trial);
+            the trial's metrics are the folds' means, epoch by epoch, so every
+            sample counts towards the objective (pass no `validation_data`).
+            The teacher still runs once: the folds slice one cache of `x`. The
+            trial's checkpoint is the student of the fold whose epoch scored
+            best, not a model of the trial: rebuild the result with
+            `TuningResult.build_distiller`. Defaults to `None` (one fit on `x`,
+            validated on `validation_data`).
 
     Example:
 
@@ -210,8 +212,8 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, x, y=None, **kwargs):
         """Fits the trial's Distiller on the shared teacher outputs of `x`.
 
-        With `folds`, fits one student per fold (`model`, then new ones) and
-        averages their metrics.
+        With `folds`, fits `model` once per fold, each time from its initial
+        state, and averages the folds' metrics.
 
         Returns:
             The `History`, whose metrics include `fit_seconds` (the wall time
@@ -229,14 +231,17 @@ class DistillerHyperModel(keras_tuner.HyperModel):
         cache = None
         if self.cache_teacher:
             cache = self.teacher_cache(x, views=model.augmentation is not None)
+        initial = _InitialState(model)
         histories = []
         for fold, (fit_indices, val_indices) in enumerate(
             splits.folds(x, y, self.folds, self.seed)
         ):
-            fold_model = model if fold == 0 else self.build(hp)
+            if fold:
+                # The same trial again on other data: no new model, no new trace.
+                initial.restore()
             fit_x = splits.take(x, fit_indices) if cache is None else cache.inputs(x, fit_indices)
             histories.append(_timed_fit(
-                fold_model, fit_x, splits.take(y, fit_indices),
+                model, fit_x, splits.take(y, fit_indices),
                 validation_data=(splits.take(x, val_indices), splits.take(y, val_indices)),
                 **kwargs,
             ))
@@ -274,6 +279,29 @@ class DistillerHyperModel(keras_tuner.HyperModel):
                 )
         kind = "views" if cache.views else "plain"
         self._caches[(kind, cache.fingerprint.rsplit("-", 1)[-1])] = cache
+
+
+class _InitialState:
+    """A trial Distiller's state before its first fit, to start each fold from.
+
+    The values of its variables (the student's weights, its own settings and
+    seeds) and of its optimizer's (built here if it is not yet, as `fit`
+    would), not of the frozen teacher's.
+    """
+
+    def __init__(self, model):
+        optimizer = model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        teacher = {id(variable) for variable in model.teacher.variables}
+        self.variables = [v for v in model.variables if id(v) not in teacher]
+        if optimizer is not None:
+            self.variables += list(optimizer.variables)
+        self.values = [keras.ops.convert_to_numpy(v.value) for v in self.variables]
+
+    def restore(self):
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)
 
 
 def _timed_fit(model, x, y, **kwargs):
