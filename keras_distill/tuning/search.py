@@ -80,9 +80,10 @@ def search(
             search. Defaults to `"best"`.
         folds: Cross-validate every trial over `folds` folds of `(x, y)`
             (stratified for class labels) instead of one validation split:
-            each trial trains `folds` students, each validated on the fold it
-            leaves out, and scores the mean of their objectives, epoch by
-            epoch. Every training sample is validated once, so the objective
+            each trial trains its student `folds` times from the same initial
+            state, each time validated on the fold it leaves out, and scores
+            the mean of the folds' objectives, epoch by epoch. Every training
+            sample is validated once, so the objective
             is less noisy on small datasets, for `folds` times the cost of a
             trial (the teacher still runs once). Random and Bayesian search
             only (Hyperband resumes a trial's one model); not with
@@ -125,8 +126,8 @@ def search(
     if folds is not None:
         if tuner == "hyperband":
             raise ValueError(
-                "`folds` trains a new student per fold in every trial; Hyperband resumes a "
-                "trial's one model in its later rounds: use `tuner='random'` or `'bayesian'` "
+                "`folds` retrains each trial's student from scratch once per fold; Hyperband "
+                "resumes a trial's model in its later rounds: use `tuner='random'` or `'bayesian'` "
                 f"with folds={folds!r}."
             )
         if validation_data is not None:
