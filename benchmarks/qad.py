@@ -87,7 +87,10 @@ def shape(config, key):
     return "-".join(map(str, (config["inputs"], *config[key], 10)))
 
 
-def distiller(teacher, student, learning_rate):
+def distiller(teacher, student, learning_rate, decay_steps=None):
+    """A compiled `Distiller`: Adam at `learning_rate`, cosine-decayed to 0 over `decay_steps` if given."""
+    if decay_steps:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     d = kd.Distiller(teacher=teacher, student=student)
     d.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -128,6 +131,8 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
     if len(learning_rates) > 1:
         x, y, x_val, y_val = validation_split(x, y, seed)
     batch_size, epochs = config["batch_size"], config["epochs"]
+    # QAD and the control: a constant rate, or one cosine-decayed to 0 over their steps.
+    decay = math.ceil(len(y) / batch_size) * epochs if config.get("schedule") == "cosine" else None
 
     def copy(weights):
         clone = mlp(config["inputs"], config["student"], "student")
@@ -155,7 +160,7 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
             if len(learning_rates) > 1:  # every candidate sees the same batches
                 keras.utils.set_random_seed(seed)
             kd.optimize.quantize_and_distill(
-                distiller(teacher, qad, learning_rate),
+                distiller(teacher, qad, learning_rate, decay),
                 x,
                 y,
                 mode=mode,
@@ -172,7 +177,9 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
     control = copy(start)
     if len(learning_rates) > 1:
         keras.utils.set_random_seed(seed)
-    distiller(teacher, control, chosen["int4"]).fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    distiller(teacher, control, chosen["int4"], decay).fit(
+        x, y, epochs=epochs, batch_size=batch_size, verbose=0
+    )
     rows["float +EPOCHS, no quantization"] = (accuracy(control, x_test, y_test), None)
     kd.optimize.quantize_weights(control, "int4", config["block_size"])
     rows["float +EPOCHS, then PTQ int4 (control)"] = (
@@ -197,11 +204,15 @@ def run_language(seed, folder, arrays, vocabulary_size, config):
     def model(name, kind):
         return lm.gpt2(vocabulary_size, name=name, **kind)
 
-    def distil(student, learning_rate, epochs, schedule=True):
+    def distil(student, learning_rate, epochs, qad=False):
         d = kd.Distiller(teacher, student)
-        optimizer = (
-            lm._optimizer(epochs * steps, learning_rate) if schedule else keras.optimizers.Adam(learning_rate)
-        )
+        if not qad:  # the float student's own distillation
+            optimizer = lm._optimizer(epochs * steps, learning_rate)
+        elif config.get("schedule") == "cosine":
+            decayed = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
+            optimizer = keras.optimizers.Adam(decayed)
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate)
         d.compile(optimizer=optimizer, student_loss_fn=lm.LOSS, alpha=0.5, temperature=1.0)
         return d
 
@@ -230,11 +241,11 @@ def run_language(seed, folder, arrays, vocabulary_size, config):
         kd.optimize.quantize_weights(ptq, mode, config["block_size"])
         rows[f"PTQ {mode}"] = (perplexity(ptq), size(ptq, folder, f"ptq_{mode}"))
         qad = copy(start)
-        distiller_ = distil(qad, QAD_LEARNING_RATE, config["epochs"], schedule=False)
+        distiller_ = distil(qad, QAD_LEARNING_RATE, config["epochs"], qad=True)
         kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, block_size=config["block_size"], **fit)
         rows[f"QAD {mode}"] = (perplexity(qad), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
-    distil(control, QAD_LEARNING_RATE, config["epochs"], schedule=False).fit(x, y, **fit)
+    distil(control, QAD_LEARNING_RATE, config["epochs"], qad=True).fit(x, y, **fit)
     rows["float +EPOCHS, no quantization"] = (perplexity(control), None)
     kd.optimize.quantize_weights(control, "int4", config["block_size"])
     rows["float +EPOCHS, then PTQ int4 (control)"] = (perplexity(control), size(control, folder, "c"))
@@ -272,7 +283,7 @@ def describe_language(config, n_train, n_test):
         "feed-forward); the token and position embeddings, and so the tied output projection, stay "
         f"float. PTQ and QAD as above (int4 {int4_grid(config)}; no kernel here has more than 128 "
         "input rows), QAD "
-        f"{config['epochs']} epoch(s) against the float teacher (Adam {QAD_LEARNING_RATE}); the "
+        f"{config['epochs']} epoch(s) against the float teacher ({adam(config)}); the "
         f"control distils the float student for the same {config['epochs']} epoch(s), then PTQ int4."
     )
 
@@ -286,9 +297,11 @@ def int4_grid(config):
 
 def adam(config):
     rates = config.get("learning_rates", (QAD_LEARNING_RATE,))
+    decayed = " cosine-decayed to 0 over the QAD epochs" if config.get("schedule") == "cosine" else ""
     if len(rates) == 1:
-        return f"Adam {rates[0]:g}"
-    return (f"Adam, the learning rate of {{{', '.join(f'{r:g}' for r in rates)}}} whose quantized student is "
+        return f"Adam {rates[0]:g}{decayed}"
+    listed = ", ".join(f"{r:g}" for r in rates)
+    return (f"Adam{decayed}, the learning rate of {{{listed}}} whose quantized student is "
             "the most accurate on 10% of the training set held out from every model, per seed and mode; "
             "the training-image count excludes it")
 
@@ -340,6 +353,10 @@ def main():
         "--learning-rates", type=float, nargs="+", default=[QAD_LEARNING_RATE],
         help="QAD learning rates; with more than one, each seed keeps the best on a 10%% validation split",
     )
+    parser.add_argument(
+        "--schedule", choices=["constant", "cosine"], default="constant",
+        help="QAD's (and the control's) learning rate: constant, or cosine-decayed to 0 over its epochs",
+    )
     parser.add_argument("--report", default=None)
     args = parser.parse_args()
     learning_rates = tuple(args.learning_rates)
@@ -364,11 +381,14 @@ def main():
     def show(value):
         return f"{value:.2f}" if language else f"{value:.2%}"
 
-    if args.epochs is not None or block_size != 128 or len(learning_rates) > 1:
+    config["schedule"] = args.schedule
+    if args.epochs is not None or block_size != 128 or len(learning_rates) > 1 or args.schedule != "constant":
         config["epochs"] = args.epochs or config["epochs"]
         config["heading"] += f", QAD {config['epochs']} epochs, int4 block_size={block_size}"
         if len(learning_rates) > 1:
             config["heading"] += ", learning rate chosen on a validation split"
+        if args.schedule != "constant":
+            config["heading"] += f", {args.schedule} learning rate"
     config["learning_rates"] = learning_rates
     results, chosen = {}, {}
     with tempfile.TemporaryDirectory() as folder:
@@ -392,6 +412,8 @@ def main():
         command += f" --block-size {args.block_size}"
     if len(learning_rates) > 1:
         command += " --learning-rates " + " ".join(f"{rate:g}" for rate in learning_rates)
+    if args.schedule != "constant":
+        command += f" --schedule {args.schedule}"
     lines = [
         config["heading"],
         "",

@@ -5,7 +5,6 @@ subclasses `keras_tuner.HyperModel`, and keras_distill imports without
 KerasTuner installed.
 """
 
-import numbers
 import os
 import time
 
@@ -119,13 +118,7 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             )
         if isinstance(views, bool) or not isinstance(views, int) or views < 1:
             raise ValueError(f"`views` must be a positive integer. Received: views={views!r}")
-        if folds is not None and (
-            isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2
-        ):
-            raise ValueError(
-                "`folds` must be an integer >= 2 (the number of cross-validation folds), or "
-                f"None. Received: folds={folds!r}"
-            )
+        splits.check_folds(folds)
         if not isinstance(cache_teacher, bool):
             raise TypeError(f"`cache_teacher` must be True or False. Received: {cache_teacher!r}")
         if not (isinstance(optimizer, str) or callable(optimizer)):

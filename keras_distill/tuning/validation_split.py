@@ -45,6 +45,17 @@ def carve(x, y, fraction, seed):
     return fit_indices, val_indices
 
 
+def check_folds(folds):
+    """Raises a `ValueError` unless `folds` is `None` or an integer >= 2."""
+    if folds is None:
+        return
+    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2:
+        raise ValueError(
+            "`folds` must be an integer >= 2 (the number of cross-validation folds), or None. "
+            f"Received: folds={folds!r}"
+        )
+
+
 def folds(x, y, count, seed):
     """Splits `(x, y)` into `count` cross-validation folds.
 
@@ -62,11 +73,7 @@ def folds(x, y, count, seed):
         A list of `count` pairs `(fit_indices, validation_indices)`, sorted
         integer arrays.
     """
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 2:
-        raise ValueError(
-            "`folds` must be an integer >= 2 (the number of cross-validation folds), or None. "
-            f"Received: folds={count!r}"
-        )
+    check_folds(count)
     n = _check_lengths(x, y)
     if n < count:
         raise ValueError(f"`folds={count}` needs at least {count} samples; `y` holds {n}.")
