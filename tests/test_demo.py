@@ -168,6 +168,9 @@ def test_full_mnist_recipe_trains_an_ensemble_on_deformed_views():
     full, quick = presets.recipe("mnist", "full"), presets.recipe("mnist", "quick")
     assert full.teacher_count == 2 and full.deformation and full.warmup_epochs == 1
     assert full.student_hidden == (800, 800)
+    # The ensemble labels deformed views once; the student's epochs reuse them.
+    assert full.teaching == "consistent" and full.consistent_views > 0
+    assert presets.settings(full)["consistent_views"] == full.consistent_views
     # The quick preset keeps one small jitter-trained CNN; the paper's MLP keeps its recipe.
     assert quick.teacher_count == 1 and quick.deformation is None
     mlp = presets.recipe("mnist", "full", teacher="mlp")
@@ -190,7 +193,7 @@ def test_ensemble_of_deformation_trained_teachers_runs_end_to_end(tmp_path, monk
 
     short = dataclasses.replace(
         presets.RECIPES[("digits", "quick")], teacher_epochs=2, student_epochs=1,
-        consistent_epochs=3, warmup_epochs=1, teacher_count=2,
+        consistent_epochs=3, warmup_epochs=1, teacher_count=2, consistent_views=2,
         deformation=dict(rotation=5.0, translation=1.0, elastic=0.5),
     )
     monkeypatch.setitem(presets.RECIPES, ("digits", "quick"), short)
@@ -198,6 +201,7 @@ def test_ensemble_of_deformation_trained_teachers_runs_end_to_end(tmp_path, monk
     assert {"teacher_1", "teacher_2", "student alone", "distillation"} <= set(results["histories"])
     assert len(results["histories"]["distillation"]["loss"]) == 3
     assert results["settings"]["deformation"] == short.deformation
+    assert results["settings"]["consistent_views"] == 2
     teacher = keras.models.load_model(tmp_path / "teacher.keras")
     assert isinstance(teacher, TeacherEnsemble) and len(teacher.teachers) == 2
     # The control: the student alone on the same views, for as many epochs.

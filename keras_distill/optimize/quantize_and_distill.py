@@ -69,7 +69,9 @@ def quantize_and_distill(
     Example:
 
     ```python
-    distiller.compile(optimizer=keras.optimizers.Adam(1e-4), alpha=0.1, temperature=3.0)
+    steps = 3 * -(-len(x_train) // 128)  # epochs * batches per epoch
+    schedule = keras.optimizers.schedules.CosineDecay(3e-4, decay_steps=steps)
+    distiller.compile(optimizer=keras.optimizers.Adam(schedule), alpha=0.1, temperature=3.0)
     keras_distill.optimize.quantize_and_distill(
         distiller, x_train, y_train, mode="int4", epochs=3, batch_size=128
     )
