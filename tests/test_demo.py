@@ -194,7 +194,7 @@ def test_ensemble_of_deformation_trained_teachers_runs_end_to_end(tmp_path, monk
     short = dataclasses.replace(
         presets.RECIPES[("digits", "quick")], teacher_epochs=2, student_epochs=1,
         consistent_epochs=3, warmup_epochs=1, teacher_count=2, consistent_views=2,
-        deformation=dict(rotation=5.0, translation=1.0, elastic=0.5),
+        consistent_mixup=False, deformation=dict(rotation=5.0, translation=1.0, elastic=0.5),
     )
     monkeypatch.setitem(presets.RECIPES, ("digits", "quick"), short)
     results = pipeline.run(dataset="digits", out=str(tmp_path), verbose=0)
@@ -210,6 +210,15 @@ def test_ensemble_of_deformation_trained_teachers_runs_end_to_end(tmp_path, monk
     history = pipeline.train_alone(student, dataset, short, verbose=0, augmented=True)
     assert len(history.history["loss"]) == short.consistent_epochs
     assert student.name == "student" and len(student.layers) == 3  # no augmentation inside
+
+
+def test_cached_views_with_mixup_are_refused_by_name():
+    import dataclasses
+
+    from keras_distill.demo import presets
+
+    with pytest.raises(ValueError, match="`consistent_views` .* `consistent_mixup=False`"):
+        dataclasses.replace(presets.RECIPES[("digits", "quick")], consistent_views=2)
 
 
 def test_unknown_teaching_is_refused():

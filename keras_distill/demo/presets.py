@@ -91,6 +91,16 @@ class Recipe:
     warmup_epochs: int = 0
     consistent_views: int = 0
 
+    def __post_init__(self):
+        if self.consistent_views and self.consistent_mixup:
+            # A cached view's logits belong to that view alone; a mixed-up batch
+            # would pair them with another image (the Distiller refuses it).
+            raise ValueError(
+                "`consistent_views` (cached views) needs `consistent_mixup=False`: the "
+                "cached logits belong to the unmixed views. Received "
+                f"consistent_views={self.consistent_views}, consistent_mixup=True."
+            )
+
 
 _MNIST = dict(
     teacher_hidden=(1200, 1200),
