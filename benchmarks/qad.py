@@ -87,13 +87,18 @@ def shape(config, key):
     return "-".join(map(str, (config["inputs"], *config[key], 10)))
 
 
-def distiller(teacher, student, learning_rate, decay_steps=None):
-    """A compiled `Distiller`: Adam at `learning_rate`, cosine-decayed to 0 over `decay_steps` if given."""
+def qad_adam(learning_rate, decay_steps=None):
+    """Adam at `learning_rate`, cosine-decayed to 0 over `decay_steps` if given."""
     if decay_steps:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def distiller(teacher, student, learning_rate, decay_steps=None):
+    """A compiled `Distiller` with `qad_adam(learning_rate, decay_steps)`."""
     d = kd.Distiller(teacher=teacher, student=student)
     d.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=qad_adam(learning_rate, decay_steps),
         student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         alpha=0.1,
         temperature=3.0,
@@ -208,11 +213,9 @@ def run_language(seed, folder, arrays, vocabulary_size, config):
         d = kd.Distiller(teacher, student)
         if not qad:  # the float student's own distillation
             optimizer = lm._optimizer(epochs * steps, learning_rate)
-        elif config.get("schedule") == "cosine":
-            decayed = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
-            optimizer = keras.optimizers.Adam(decayed)
         else:
-            optimizer = keras.optimizers.Adam(learning_rate)
+            cosine = config.get("schedule") == "cosine"
+            optimizer = qad_adam(learning_rate, epochs * steps if cosine else None)
         d.compile(optimizer=optimizer, student_loss_fn=lm.LOSS, alpha=0.5, temperature=1.0)
         return d
 

@@ -169,7 +169,7 @@ _CNN_TEACHER = dict(
 # elastic deformations, averaged, then a patient consistent student that sees
 # the same deformed views as the ensemble labelling them. The ensemble labels
 # 20 views of every image once (a `TeacherCache`), so a student epoch costs no
-# teacher pass and 60 epochs fit in the 30 minutes that 40 online ones took.
+# teacher pass (60 epochs: about 30 minutes on 2 cores, teachers included).
 _RECORD_TEACHERS = dict(
     _CNN_TEACHER, teacher_filters=(32, 64), hidden_dropout=0.3, teacher_count=2,
     teacher_epochs=14,
