@@ -239,18 +239,19 @@ def run_language(seed, folder, arrays, vocabulary_size, config):
     rows = {"teacher": (perplexity(teacher), None)}
     rows["float student"] = (perplexity(student), size(student, folder, "float"))
     fit = dict(sample_weight=w, batch_size=batch_size, epochs=config["epochs"], verbose=0)
+    grid = dict(block_size=config["block_size"], embeddings=config.get("embeddings", False))
     for mode in ("int8", "int4"):
         ptq = copy(start)
-        kd.optimize.quantize_weights(ptq, mode, config["block_size"])
+        kd.optimize.quantize_weights(ptq, mode, **grid)
         rows[f"PTQ {mode}"] = (perplexity(ptq), size(ptq, folder, f"ptq_{mode}"))
         qad = copy(start)
         distiller_ = distil(qad, QAD_LEARNING_RATE, config["epochs"], qad=True)
-        kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, block_size=config["block_size"], **fit)
+        kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, **grid, **fit)
         rows[f"QAD {mode}"] = (perplexity(qad), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     distil(control, QAD_LEARNING_RATE, config["epochs"], qad=True).fit(x, y, **fit)
     rows["float +EPOCHS, no quantization"] = (perplexity(control), None)
-    kd.optimize.quantize_weights(control, "int4", config["block_size"])
+    kd.optimize.quantize_weights(control, "int4", **grid)
     rows["float +EPOCHS, then PTQ int4 (control)"] = (perplexity(control), size(control, folder, "c"))
     return rows
 
@@ -283,8 +284,15 @@ def describe_language(config, n_train, n_test):
         "held-out tokens of `csv`, `heapq`, `bisect`, `statistics`); sequence length "
         f"{lm.SEQUENCE_LENGTH}. Perplexity per held-out token (lower is better). The quantized "
         "layers are the student's `Dense` and `EinsumDense` ones (attention projections, "
-        "feed-forward); the token and position embeddings, and so the tied output projection, stay "
-        f"float. PTQ and QAD as above (int4 {int4_grid(config)}; no kernel here has more than 128 "
+        + (
+            "feed-forward) and its token embedding (`embeddings=True`: one table, which is also the "
+            "tied output projection, so every logit comes from the integer table); the position "
+            "embedding stays float."
+            if config.get("embeddings")
+            else "feed-forward); the token and position embeddings, and so the tied output projection, "
+            "stay float."
+        )
+        + f" PTQ and QAD as above (int4 {int4_grid(config)}; no kernel here has more than 128 "
         "input rows), QAD "
         f"{config['epochs']} epoch(s) against the float teacher ({adam(config)}); the "
         f"control distils the float student for the same {config['epochs']} epoch(s), then PTQ int4."
@@ -360,8 +368,14 @@ def main():
         "--schedule", choices=["constant", "cosine"], default="constant",
         help="QAD's (and the control's) learning rate: constant, or cosine-decayed to 0 over its epochs",
     )
+    parser.add_argument(
+        "--embeddings", action="store_true",
+        help="--dataset gpt2: quantize the token embedding (and so the tied output projection) too",
+    )
     parser.add_argument("--report", default=None)
     args = parser.parse_args()
+    if args.embeddings and args.dataset != "gpt2":
+        parser.error("--embeddings needs --dataset gpt2 (the MLPs have no embedding)")
     learning_rates = tuple(args.learning_rates)
     if len(learning_rates) > 1 and args.dataset == "gpt2":
         parser.error("--learning-rates takes one value with --dataset gpt2")
@@ -369,7 +383,7 @@ def main():
     began = time.time()
     language = args.dataset == "gpt2"
     if language:
-        config = dict(LANGUAGE, heading=LANGUAGE_HEADING, block_size=block_size)
+        config = dict(LANGUAGE, heading=LANGUAGE_HEADING, block_size=block_size, embeddings=args.embeddings)
         arrays, vocabulary_size = language_data()
         n_train, n_test = int(arrays[2].sum()), int(arrays[5].sum())
         metric, sign, unit = "perplexity", -1.0, "held-out tokens' perplexity"
@@ -392,6 +406,8 @@ def main():
             config["heading"] += ", learning rate chosen on a validation split"
         if args.schedule != "constant":
             config["heading"] += f", {args.schedule} learning rate"
+    if args.embeddings:
+        config["heading"] += ", token embedding quantized"
     config["learning_rates"] = learning_rates
     results, chosen = {}, {}
     with tempfile.TemporaryDirectory() as folder:
@@ -417,6 +433,8 @@ def main():
         command += " --learning-rates " + " ".join(f"{rate:g}" for rate in learning_rates)
     if args.schedule != "constant":
         command += f" --schedule {args.schedule}"
+    if args.embeddings:
+        command += " --embeddings"
     lines = [
         config["heading"],
         "",

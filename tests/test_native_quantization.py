@@ -42,6 +42,52 @@ def test_fake_quantized_forward_equals_native_quantization(mode, block_size):
     assert np.max(np.abs(native - float_out)) > 1e-3
 
 
+def _embedding_model(kind, seed=0):
+    """Token ids -> an embedding (24 entries per token, so int4 groups of 16 need padding)
+    -> logits over the vocabulary through the table itself (tied), its own kernel, or a Dense."""
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input((5,), dtype="int32")
+    unit = keras.initializers.RandomNormal(stddev=1.0)
+    if kind == "embedding":
+        h = keras.layers.Embedding(40, 24, embeddings_initializer=unit, name="table")(tokens)
+        return keras.Model(tokens, keras.layers.Dense(40, name="head")(h))
+    table = keras.layers.ReversibleEmbedding(
+        40, 24, tie_weights=kind == "tied", embeddings_initializer=unit, name="table"
+    )
+    h = keras.layers.Dense(24, activation="tanh", name="mix")(table(tokens))
+    return keras.Model(tokens, table(h, reverse=True))
+
+
+@pytest.mark.parametrize("mode, block_size", [("int8", 128), ("int4", None), ("int4", 16)])
+@pytest.mark.parametrize("kind", ["embedding", "tied", "untied"])
+def test_fake_quantized_embeddings_equal_native_quantization(kind, mode, block_size):
+    model = _embedding_model(kind)
+    tokens = np.random.default_rng(1).integers(0, 40, (6, 5)).astype("int32")
+    float_out = to_numpy(model(tokens))
+    with fake_quantization(model, mode, block_size, embeddings=True) as layers:
+        simulated = to_numpy(model(tokens))
+    assert {layer.name for layer in layers} == {"table", "head" if kind == "embedding" else "mix"}
+    np.testing.assert_array_equal(to_numpy(model(tokens)), float_out)
+    names = kd.optimize.quantize_weights(model, mode, block_size, embeddings=True)
+    assert model.get_layer("table").quantization_mode == mode and "table" in names
+    native = to_numpy(model(tokens))
+    scale = np.max(np.abs(float_out))
+    np.testing.assert_allclose(simulated, native, atol=1e-5 * scale)
+    assert np.max(np.abs(native - float_out)) > 1e-3 * scale
+
+
+def test_embeddings_stay_float_unless_asked():
+    model = _embedding_model("tied")
+    assert kd.optimize.quantize_weights(model, "int4") == ["mix"]
+    assert model.get_layer("table").quantization_mode is None
+    with pytest.raises(ValueError, match="`embeddings=True` needs `mode` in"):
+        kd.optimize.quantize_weights(_embedding_model("tied"), "float8", embeddings=True)
+    with pytest.raises(ValueError, match="`embeddings` must be True or False"):
+        kd.optimize.quantize_weights(_embedding_model("tied"), "int4", embeddings="yes")
+    with pytest.raises(ValueError, match="no Dense, EinsumDense or Embedding layer"):
+        kd.optimize.quantize_weights(_embedding_model("tied"), "int4", filters="nothing", embeddings=True)
+
+
 def test_fake_quantization_passes_gradients_straight_through():
     model = _mixed_model()
     x = np.ones((2, 3, 20), "float32")
@@ -124,6 +170,30 @@ def test_quantized_student_is_the_trained_grid(trained, mode):
     np.testing.assert_allclose(to_numpy(student(x)), to_numpy(fresh(x)), atol=1e-5)
 
 
+def test_qad_trains_a_tied_embedding_on_its_grid():
+    """QAD with `embeddings=True`: the tied table learns through its int4 round trip and
+    the deployed student computes exactly what it trained as."""
+    teacher = _embedding_model("untied", seed=1)
+    student = _embedding_model("tied")
+    tokens = np.random.default_rng(0).integers(0, 40, (64, 5)).astype("int32")
+    labels = np.roll(tokens, 1, axis=1)
+    start = [np.array(w) for w in student.get_weights()]
+    distiller = _distiller(teacher, student, 1e-2)
+    recorder = _FloatWeights()
+    kd.optimize.quantize_and_distill(
+        distiller, tokens, labels, mode="int4", block_size=16, embeddings=True,
+        epochs=2, batch_size=16, callbacks=[recorder], verbose=0,
+    )
+    assert {layer.name: layer.quantization_mode for layer in student.layers[1:]} == {
+        "table": "int4", "mix": "int4"
+    }
+    assert np.max(np.abs(recorder.weights[0] - start[0])) > 1e-4  # the table itself trained
+    fresh = _embedding_model("tied")
+    fresh.set_weights(recorder.weights)
+    kd.optimize.quantize_weights(fresh, "int4", 16, embeddings=True)
+    np.testing.assert_allclose(to_numpy(student(tokens)), to_numpy(fresh(tokens)), atol=1e-4)
+
+
 def test_qad_beats_post_training_int4(trained):
     """A float student that matches its teacher exactly: int4 PTQ loses, QAD wins most of it back."""
     x, y, teacher, _ = trained
@@ -164,6 +234,7 @@ def test_quantized_student_saves_and_loads(trained, tmp_path):
         ({"mode": "int4", "block_size": 0}, ValueError, "`block_size` must be"),
         ({"mode": "int4", "block_size": 2.5}, ValueError, "`block_size` must be"),
         ({"filters": "no_such_layer"}, ValueError, "no Dense or EinsumDense layer"),
+        ({"mode": "float8", "embeddings": True}, ValueError, "`embeddings=True` needs"),
     ],
 )
 def test_bad_arguments_fail_before_training(trained, kwargs, error, match):
@@ -228,3 +299,26 @@ def test_keras_hub_gpt2_quantizes_attention_and_feed_forward():
     fresh.set_weights(recorder.weights)
     kd.optimize.quantize_weights(fresh, "int4")
     np.testing.assert_allclose(to_numpy(student(x)), to_numpy(fresh(x)), atol=1e-5)
+
+
+def test_keras_hub_gpt2_token_embedding_quantizes_on_the_trained_grid():
+    """keras-hub's ReversibleEmbedding subclass runs as Keras's: with `embeddings=True` the GPT-2
+    token table (also its tied output projection) is simulated exactly as `quantize` stores it."""
+    pytest.importorskip("keras_hub")
+    from tests import language_testing
+
+    keras.utils.set_random_seed(0)
+    model = language_testing.gpt2_lm(language_testing.gpt2_tokenizer(), layers=1, width=16)
+    model.preprocessor = None
+    tokens = np.random.default_rng(0).integers(1, 100, (2, language_testing.SEQUENCE_LENGTH)).astype("int32")
+    x = {"token_ids": tokens, "padding_mask": np.ones_like(tokens, dtype="bool")}
+    float_out = to_numpy(model(x))
+    with fake_quantization(model, "int4", None, embeddings=True) as layers:
+        simulated = to_numpy(model(x))
+    assert "token_embedding" in {layer.name for layer in layers}
+    kd.optimize.quantize_weights(model, "int4", None, embeddings=True)
+    assert model.backbone.token_embedding.quantization_mode == "int4"
+    assert model.backbone.position_embedding.quantization_mode is None
+    native = to_numpy(model(x))
+    np.testing.assert_allclose(simulated, native, atol=1e-4)
+    assert np.max(np.abs(native - float_out)) > 1e-3

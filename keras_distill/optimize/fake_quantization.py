@@ -1,7 +1,8 @@
 """Keras-native weight quantization, and its simulation for training (fake quantization).
 
 `model.quantize("int8" | "int4")` replaces the float kernels of `Dense` and
-`EinsumDense` layers with integer ones; those are not trainable. Quantization-
+`EinsumDense` layers (and the tables of `Embedding` and `ReversibleEmbedding`
+layers) with integer ones; those are not trainable. Quantization-
 aware training therefore runs the float model with each kernel passed through
 the same quantize-dequantize round trip `quantize` applies (per-output-channel
 abs-max for int8 and per-channel int4, per-group min/max with a zero point for
@@ -81,21 +82,45 @@ def _elided(layer):
     return isinstance(layer, keras.layers.EinsumDense) and "..." in layer.equation
 
 
-def quantizable_layers(model, filters=None):
-    """The `Dense` and `EinsumDense` layers of `model` that `filters` selects.
+def _embedding_kind(layer):
+    """Whether `layer` quantizes and runs as Keras's own `Embedding`/`ReversibleEmbedding`.
+
+    keras-hub's `ReversibleEmbedding` subclasses Keras's without changing how
+    it runs or quantizes, so it counts; a subclass that overrides either
+    does not (Keras itself refuses to quantize those).
+    """
+    for base in (keras.layers.ReversibleEmbedding, keras.layers.Embedding):
+        if isinstance(layer, base):
+            kind = type(layer)
+            return all(
+                getattr(kind, name) is getattr(base, name)
+                for name in ("call", "quantize", "quantized_call", "_int8_call", "_int4_call")
+            )
+    return False
+
+
+def _kinds_text(embeddings):
+    return "Dense, EinsumDense or Embedding" if embeddings else "Dense or EinsumDense"
+
+
+def quantizable_layers(model, filters=None, embeddings=False):
+    """The `Dense` and `EinsumDense` layers of `model` that `filters` selects,
+    and, with `embeddings=True`, its `Embedding` and `ReversibleEmbedding` layers.
 
     Raises:
-        ValueError: If a selected layer is already quantized or has LoRA on.
+        ValueError: If no layer is selected, or a selected layer is already
+            quantized or has LoRA on.
     """
     kinds = (keras.layers.Dense, keras.layers.EinsumDense)
     layers = [
         layer
         for layer in model._flatten_layers(include_self=False)
-        if type(layer) in kinds and _matches(layer, filters) and not _elided(layer)
+        if (type(layer) in kinds and not _elided(layer) or embeddings and _embedding_kind(layer))
+        and _matches(layer, filters)
     ]
     if not layers:
         raise ValueError(
-            f"`{model.name}` has no Dense or EinsumDense layer that `filters` selects; "
+            f"`{model.name}` has no {_kinds_text(embeddings)} layer that `filters` selects; "
             "nothing would be quantized."
         )
     bad = [
@@ -113,13 +138,25 @@ def quantizable_layers(model, filters=None):
     return layers
 
 
-def quantize_weights(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=None):
+def check_embeddings(embeddings, mode):
+    """Raises unless `embeddings` is a bool that `mode` supports."""
+    if not isinstance(embeddings, bool):
+        raise ValueError(f"`embeddings` must be True or False. Received: embeddings={embeddings!r}.")
+    if embeddings and mode not in FAKE_QUANT_MODES:
+        raise ValueError(
+            f"`embeddings=True` needs `mode` in {FAKE_QUANT_MODES}: Keras quantizes "
+            f"embedding tables to int8 or int4 only. Received: mode={mode!r}."
+        )
+
+
+def quantize_weights(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=None, embeddings=False):
     """Quantizes `model`'s `Dense` and `EinsumDense` kernels in place, natively.
 
     Post-training quantization with exactly the layers and scheme that
     `quantize_and_distill` trains for: `model.quantize(mode, config=...)`
-    restricted to the selected `Dense`/`EinsumDense` layers (embeddings,
-    convolutions and the rest stay float).
+    restricted to the selected `Dense`/`EinsumDense` layers, and with
+    `embeddings=True` the `Embedding`/`ReversibleEmbedding` tables too
+    (convolutions and the rest stay float).
 
     Args:
         model: A built Keras model with float kernels.
@@ -129,7 +166,12 @@ def quantize_weights(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=
             Keras's own default.
         filters: Which layers: a regex on layer names, a list of them, or a
             callable `layer -> bool`, as in `keras.Model.quantize`. Defaults
-            to `None` (every `Dense` and `EinsumDense`).
+            to `None` (every selectable layer).
+        embeddings: Whether embedding tables are quantized too (int8: one
+            scale per row; int4: per row, or groups of `block_size` of a
+            row's entries with a zero point). A `ReversibleEmbedding` with
+            tied weights projects to logits through the same integer table.
+            Defaults to `False`.
 
     Returns:
         The names of the quantized layers.
@@ -143,9 +185,12 @@ def quantize_weights(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=
     ```
     """
     config = quantization_config(mode, block_size)
-    layers = quantizable_layers(model, filters)
+    check_embeddings(embeddings, mode)
+    layers = quantizable_layers(model, filters, embeddings)
     selected = {id(layer) for layer in layers}
-    model.quantize(config=config, filters=lambda layer: id(layer) in selected)
+    # The selection admits only layers that run as Keras's own classes
+    # (keras-hub's `ReversibleEmbedding` subclass included).
+    model.quantize(config=config, filters=lambda layer: id(layer) in selected, type_check=False)
     return [layer.name for layer in layers]
 
 
@@ -227,8 +272,62 @@ def _fake_quantized_call(layer, mode, block_size):
     return call
 
 
+def _table_round_trip(table, mode, block_size, axis):
+    """An embedding table (`axis`: the axis of one token's entries) after Keras's round trip."""
+    if mode == "int8":
+        return _abs_max_round_trip(table, axis, INT8_RANGE)
+    if block_size is None:
+        return _abs_max_round_trip(table, axis, INT4_RANGE)
+    if axis == 0:
+        return _grouped_round_trip(table, block_size)
+    return ops.transpose(_grouped_round_trip(ops.transpose(table), block_size))
+
+
+def _fake_embedding_call(layer, mode, block_size):
+    """`call` of an `Embedding`/`ReversibleEmbedding` on its fake-quantized table(s)."""
+    block_size = check_block_size(block_size)
+
+    def table():
+        embeddings = ops.convert_to_tensor(layer.embeddings)
+        return _straight_through(embeddings, _table_round_trip(embeddings, mode, block_size, -1))
+
+    def lookup(inputs):
+        if inputs.dtype not in ("int32", "int64"):
+            inputs = ops.cast(inputs, "int32")
+        return ops.cast(ops.take(table(), inputs, axis=0), layer.compute_dtype)
+
+    if not isinstance(layer, keras.layers.ReversibleEmbedding):
+        return lookup
+
+    def call(inputs, reverse=False):
+        if not reverse:
+            return lookup(inputs)
+        if layer.tie_weights:
+            kernel = ops.transpose(table())
+        else:
+            kernel = ops.convert_to_tensor(layer.reverse_embeddings)
+            kernel = _straight_through(kernel, _table_round_trip(kernel, mode, block_size, 0))
+        if mode == "int8":  # Keras's int8 projection also rounds each input row
+            inputs = _straight_through(inputs, _abs_max_round_trip(inputs, -1, INT8_RANGE))
+        if layer.reverse_dtype is not None:
+            inputs, kernel = ops.cast(inputs, layer.reverse_dtype), ops.cast(kernel, layer.reverse_dtype)
+        logits = ops.matmul(inputs, kernel)
+        if layer.logit_soft_cap is not None:
+            cap = layer.logit_soft_cap
+            logits = ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
+        return logits
+
+    return call
+
+
+def _fake_call(layer, mode, block_size):
+    if isinstance(layer, keras.layers.Embedding):
+        return _fake_embedding_call(layer, mode, block_size)
+    return _fake_quantized_call(layer, mode, block_size)
+
+
 @contextlib.contextmanager
-def fake_quantization(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=None):
+def fake_quantization(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters=None, embeddings=False):
     """Runs `model`'s selected layers with fake-quantized kernels inside the block.
 
     The layers' float kernels stay trainable variables; on exit every layer
@@ -241,6 +340,8 @@ def fake_quantization(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters
         mode: `"int8"` or `"int4"`. Defaults to `"int4"`.
         block_size: int4 group size, as in `quantize_weights`. Defaults to `128`.
         filters: Layer selection, as in `quantize_weights`. Defaults to `None`.
+        embeddings: Whether embedding tables are fake-quantized too, as in
+            `quantize_weights`. Defaults to `False`.
 
     Yields:
         The list of fake-quantized layers.
@@ -250,8 +351,7 @@ def fake_quantization(model, mode="int4", block_size=DEFAULT_BLOCK_SIZE, filters
             f"`mode` must be one of {FAKE_QUANT_MODES} for fake quantization. Received: mode={mode!r}."
         )
     check_block_size(block_size)
-    layers = quantizable_layers(model, filters)
-    with layer_calls.replaced_calls(
-        (layer, _fake_quantized_call(layer, mode, block_size)) for layer in layers
-    ):
+    check_embeddings(embeddings, mode)
+    layers = quantizable_layers(model, filters, embeddings)
+    with layer_calls.replaced_calls((layer, _fake_call(layer, mode, block_size)) for layer in layers):
         yield layers

@@ -20,6 +20,7 @@ def quantize_and_distill(
     mode="int4",
     block_size=fq.DEFAULT_BLOCK_SIZE,
     filters=None,
+    embeddings=False,
     **fit_kwargs,
 ):
     """Distils the `Distiller`'s student while it learns its quantized weights (QAD).
@@ -52,6 +53,10 @@ def quantize_and_distill(
             layer names, a list of them, or a callable `layer -> bool`, as in
             `keras.Model.quantize`. Defaults to `None` (all of them; other
             layers stay float).
+        embeddings: int8 and int4 only: whether the student's `Embedding`
+            and `ReversibleEmbedding` tables are quantized too (and so a
+            tied output projection, as in keras-hub's language models), on
+            the grid `keras.Model.quantize` gives them. Defaults to `False`.
         **fit_kwargs: Passed to `distiller.fit` (`epochs`, `batch_size`,
             `validation_data`, `callbacks`, ...). Validation inside `fit`
             sees the fake-quantized student.
@@ -62,7 +67,7 @@ def quantize_and_distill(
 
     Raises:
         TypeError: If `distiller` is not a `Distiller`.
-        ValueError: For a bad `mode` or `block_size`, an uncompiled
+        ValueError: For a bad `mode`, `block_size` or `embeddings`, an uncompiled
             distiller, or a student with no float `Dense`/`EinsumDense` layer
             to quantize; all before any training.
 
@@ -90,22 +95,23 @@ def quantize_and_distill(
         )
     fq.check_mode(mode)
     fq.check_block_size(block_size)
+    fq.check_embeddings(embeddings, mode)
     if not distiller.compiled:
         raise ValueError(
             "`distiller` must be compiled before quantize_and_distill (use a small "
             "learning rate, e.g. Adam(1e-4): QAD fine-tunes a trained student)."
         )
     student = distiller.student
-    fq.quantizable_layers(student, filters)
+    fq.quantizable_layers(student, filters, embeddings)
     _reset_functions(distiller)
     if mode == "float8":
         fq.quantize_weights(student, mode, filters=filters)
         _reset_functions(distiller)
         return distiller.fit(x, y, **fit_kwargs)
     try:
-        with fq.fake_quantization(student, mode, block_size, filters):
+        with fq.fake_quantization(student, mode, block_size, filters, embeddings):
             history = distiller.fit(x, y, **fit_kwargs)
     finally:
         _reset_functions(distiller)
-    fq.quantize_weights(student, mode, block_size, filters)
+    fq.quantize_weights(student, mode, block_size, filters, embeddings)
     return history
