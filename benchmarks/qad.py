@@ -116,12 +116,35 @@ def size(model, folder, name):
     return os.path.getsize(path)
 
 
-def validation_split(x, y, seed, share=0.1):
-    """`(x_fit, y_fit, x_val, y_val)`: a seeded `share` of the training set held out."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    held = order[: int(len(x) * share)]
-    kept = order[int(len(x) * share) :]
-    return x[kept], y[kept], x[held], y[held]
+def validation_split(arrays, seed, share=0.1):
+    """`(kept, held)`: `arrays` (a nest of arrays, one row per sample) split into the kept rows
+    and a seeded `share` of them held out."""
+    count = len(keras.tree.flatten(arrays)[0])
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(count * share)
+
+    def rows(indices):
+        return keras.tree.map_structure(lambda array: array[indices], arrays)
+
+    return rows(order[cut:]), rows(order[:cut])
+
+
+def select_learning_rate(learning_rates, seed, train, loss):
+    """`(learning rate, model)`: `train(rate)` for every rate, keeping the lowest `loss(model)`.
+
+    Every candidate sees the same batches (the seed is reset before each) and the first rate
+    wins a tie; a single rate is trained once and not scored.
+    """
+    if len(learning_rates) == 1:
+        return learning_rates[0], train(learning_rates[0])
+    best = None
+    for learning_rate in learning_rates:
+        keras.utils.set_random_seed(seed)
+        model = train(learning_rate)
+        value = loss(model)
+        if best is None or value < best[0]:
+            best = (value, learning_rate, model)
+    return best[1], best[2]
 
 
 def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
@@ -134,7 +157,7 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
     keras.utils.set_random_seed(seed)
     x, y, x_test, y_test = arrays
     if len(learning_rates) > 1:
-        x, y, x_val, y_val = validation_split(x, y, seed)
+        (x, y), (x_val, y_val) = validation_split((x, y), seed)
     batch_size, epochs = config["batch_size"], config["epochs"]
     # QAD and the control: a constant rate, or one cosine-decayed to 0 over their steps.
     decay = math.ceil(len(y) / batch_size) * epochs if config.get("schedule") == "cosine" else None
@@ -159,11 +182,9 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
         ptq = copy(start)
         kd.optimize.quantize_weights(ptq, mode, config["block_size"])
         rows[f"PTQ {mode}"] = (accuracy(ptq, x_test, y_test), size(ptq, folder, f"ptq_{mode}"))
-        best = None  # (validation accuracy, learning rate, model); the first rate wins a tie
-        for learning_rate in learning_rates:
+
+        def train(learning_rate, mode=mode):
             qad = copy(start)
-            if len(learning_rates) > 1:  # every candidate sees the same batches
-                keras.utils.set_random_seed(seed)
             kd.optimize.quantize_and_distill(
                 distiller(teacher, qad, learning_rate, decay),
                 x,
@@ -174,10 +195,11 @@ def run_seed(seed, folder, config, arrays, learning_rates=(QAD_LEARNING_RATE,)):
                 batch_size=batch_size,
                 verbose=0,
             )
-            score = accuracy(qad, x_val, y_val) if len(learning_rates) > 1 else 0.0
-            if best is None or score > best[0]:
-                best = (score, learning_rate, qad)
-        _, chosen[mode], qad = best
+            return qad
+
+        chosen[mode], qad = select_learning_rate(
+            learning_rates, seed, train, lambda model: -accuracy(model, x_val, y_val)
+        )
         rows[f"QAD {mode}"] = (accuracy(qad, x_test, y_test), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     if len(learning_rates) > 1:
@@ -210,10 +232,7 @@ def run_language(seed, folder, arrays, vocabulary_size, config, learning_rates=(
 
     x, y, w, x_test, y_test, w_test = arrays
     if len(learning_rates) > 1:
-        order = np.random.default_rng(seed).permutation(len(y))
-        held, kept = order[: int(len(y) * 0.1)], order[int(len(y) * 0.1) :]
-        x_val, y_val, w_val = {k: v[held] for k, v in x.items()}, y[held], w[held]
-        x, y, w = {k: v[kept] for k, v in x.items()}, y[kept], w[kept]
+        (x, y, w), (x_val, y_val, w_val) = validation_split((x, y, w), seed)
     batch_size = config["batch_size"]
     steps = math.ceil(len(y) / batch_size)
 
@@ -256,17 +275,16 @@ def run_language(seed, folder, arrays, vocabulary_size, config, learning_rates=(
         ptq = copy(start)
         kd.optimize.quantize_weights(ptq, mode, **grid)
         rows[f"PTQ {mode}"] = (perplexity(ptq), size(ptq, folder, f"ptq_{mode}"))
-        best = None  # (validation perplexity, learning rate, model); the first rate wins a tie
-        for learning_rate in learning_rates:
+
+        def train(learning_rate, mode=mode):
             qad = copy(start)
-            if len(learning_rates) > 1:  # every candidate sees the same batches
-                keras.utils.set_random_seed(seed)
             distiller_ = distil(qad, learning_rate, config["epochs"], qad=True)
             kd.optimize.quantize_and_distill(distiller_, x, y, mode=mode, **grid, **fit)
-            score = lm.perplexity(qad, x_val, y_val, w_val) if len(learning_rates) > 1 else 0.0
-            if best is None or score < best[0]:
-                best = (score, learning_rate, qad)
-        _, chosen[mode], qad = best
+            return qad
+
+        chosen[mode], qad = select_learning_rate(
+            learning_rates, seed, train, lambda model: lm.perplexity(model, x_val, y_val, w_val)
+        )
         rows[f"QAD {mode}"] = (perplexity(qad), size(qad, folder, f"qad_{mode}"))
     control = copy(start)
     if len(learning_rates) > 1:
