@@ -24,27 +24,27 @@ from tests import docs_context
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 tf_only, jax_only = pytest.mark.tensorflow_only, pytest.mark.jax_only
-# The pages that train the longest (18-24 s each) run with the slow tests.
+# The pages that train the longest (over ~11 s each on 2 cores) run with the slow tests.
 slow = pytest.mark.slow
 # Pages that start from an empty namespace: they build everything they use.
 SELF_CONTAINED = [
-    pytest.param("index.md", marks=tf_only), "features.md", pytest.param("language_models.md", marks=slow),
-    "migration.md", "teachers.md",
+    pytest.param("index.md", marks=tf_only), pytest.param("features.md", marks=slow),
+    pytest.param("language_models.md", marks=slow), "migration.md", pytest.param("teachers.md", marks=slow),
 ]
 # Pages of fragments, run on the context; TensorFlow-only where a block is
 # (tf.data, trainable phases, exporters, tfmot, tf.distribute), JAX-only for its
 # distribution API.
 FRAGMENTS = [
     pytest.param("backends.md", marks=jax_only),
-    pytest.param("cache.md", marks=tf_only),
-    pytest.param("callbacks.md", marks=tf_only),
+    pytest.param("cache.md", marks=[tf_only, slow]),
+    pytest.param("callbacks.md", marks=[tf_only, slow]),
     pytest.param("distiller.md", marks=slow),
     pytest.param("distributed.md", marks=[tf_only, pytest.mark.slow]),  # own process
-    pytest.param("export.md", marks=tf_only),
+    pytest.param("export.md", marks=[tf_only, slow]),
     "losses.md",
-    pytest.param("optimize.md", marks=tf_only),
-    "quantization.md",
-    pytest.param("report.md", marks=tf_only),
+    pytest.param("optimize.md", marks=[tf_only, slow]),
+    pytest.param("quantization.md", marks=slow),
+    pytest.param("report.md", marks=[tf_only, slow]),
     pytest.param("tuning.md", marks=slow),
 ]
 SHELL = ("", "bash", "sh", "console")

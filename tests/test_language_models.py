@@ -122,6 +122,7 @@ def test_text_needs_a_student_preprocessor():
         _distiller(teacher, student).fit(TEXTS, verbose=0)
 
 
+@pytest.mark.slow
 def test_keras_round_trip_continues_training_and_generates(tmp_path):
     teacher, student = language_testing.pair("gemma")
     distiller = _distiller(teacher, student, learning_rate=0.1)

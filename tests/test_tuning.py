@@ -85,6 +85,7 @@ def run(teacher, digits, tmp_path, **kwargs):
     return tuning.search(teacher, build_student, *digits, directory=str(tmp_path), **kwargs)
 
 
+@pytest.mark.slow
 def test_the_teacher_runs_once_for_the_whole_search(teacher, digits, tmp_path, counts):
     result = run(teacher, digits, tmp_path, space=tuning.SearchSpace(losses=["kd", "dist"]))
     assert len(counts["fit"]) == 3 and len(result.trials) == 3
@@ -123,6 +124,7 @@ def test_validation_split_comes_from_the_training_data(teacher, digits, tmp_path
     assert set(np.unique(val_y)) == set(np.unique(y))  # stratified
 
 
+@pytest.mark.slow
 def test_cross_validation_scores_each_trial_on_every_sample_with_one_teacher_pass(
     teacher, digits, tmp_path, counts
 ):
@@ -172,6 +174,7 @@ def test_cross_validation_scores_each_trial_on_every_sample_with_one_teacher_pas
     assert result.selected_trial == expected["trial"]
 
 
+@pytest.mark.slow
 def test_best_configuration_rebuilds_the_distiller(teacher, digits, tmp_path):
     result = run(teacher, digits, tmp_path, max_trials=2)
     best = result.best_hyperparameters
@@ -260,6 +263,7 @@ def test_trial_checkpoints_hold_the_student_alone_and_reload_after_resume(
     )
 
 
+@pytest.mark.slow
 def test_one_standard_error_keeps_the_defaults_unless_the_best_trial_is_clearly_better(
     teacher, digits, tmp_path
 ):

@@ -28,6 +28,7 @@ def _check_students(results, out, file_name):
         assert row["latency_ms"] > 0
 
 
+@pytest.mark.slow
 def test_sklearn_teacher_example(tmp_path):
     example = _example("sklearn_teacher")
     report = tmp_path / "report.md"
@@ -43,6 +44,7 @@ def test_sklearn_teacher_example(tmp_path):
     assert "| teacher (gradient boosting) |" in text and "| distilled student |" in text
 
 
+@pytest.mark.slow
 def test_torch_teacher_example(tmp_path):
     example = _example("torch_teacher_mnist")
     results = example.main(
