@@ -23,10 +23,10 @@ def test_ci_runs_the_readme_test_command():
 
 def test_ci_also_runs_the_slow_tests_and_contributing_says_so():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'python -m pytest -q -m slow' in ci
+    assert 'python -m pytest -q -n 2 -m slow' in ci
     contributing = (ROOT / "CONTRIBUTING.md").read_text()
     assert TEST_COMMAND.split(" && ")[1] in contributing
-    assert 'python -m pytest -q -m slow' in contributing
+    assert 'python -m pytest -q -n 2 -m slow' in contributing
 
 
 def test_quickstart_snippet_runs():
