@@ -131,3 +131,98 @@ def test_view_augmentation_online_draws_new_views_each_step():
     distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
     history = distiller.fit(x, y, batch_size=32, epochs=2, verbose=0)
     assert max(history.history["distillation_loss"]) < 1e-6
+
+
+def _epoch(batches):
+    """One epoch of a view dataset whose labels are the examples' indices."""
+    inputs, logits, rows = [], [], []
+    for index in range(len(batches)):
+        packed, y = batches[index]
+        inputs.append(packed["keras_distill_inputs"])
+        logits.append(packed["keras_distill_teacher_logits"])
+        rows.append(y)
+    batches.on_epoch_end()
+    return np.concatenate(inputs), np.concatenate(logits), np.concatenate(rows)
+
+
+def test_view_dataset_serves_every_example_once_an_epoch_as_one_labelled_view():
+    x, _ = testing.digits(96)
+    teacher, _ = _pair()
+    jitter = RandomDeformation(rotation=10.0, translation=1.0, image_shape=(8, 8))
+    cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5,
+                                    keep_views=True)
+    all_views = np.stack([_np(jitter(x, view_seeds(96, 3, 5)[:, k])) for k in range(3)])
+    cached = cache.dense_logits()
+    batches = cache.view_dataset(x, np.arange(96), batch_size=40, seed=0)
+    assert len(batches) == 3
+    drawn = []
+    for _ in range(2):
+        inputs, logits, rows = _epoch(batches)
+        assert sorted(rows) == list(range(96))  # each example once, in a new order
+        assert not np.array_equal(rows, np.arange(96))
+        # Each input is one of its example's views, and its logits are that view's.
+        k = np.argmin(np.abs(all_views[:, rows] - inputs[None]).max(axis=-1), axis=0)
+        # (Float round-off of the deformation depends on the batch it was built in.)
+        np.testing.assert_allclose(inputs, all_views[k, rows], atol=1e-6)
+        np.testing.assert_array_equal(logits, cached[rows, k])
+        drawn.append(k[np.argsort(rows)])
+    assert set(drawn[0]) == {0, 1, 2}
+    assert (drawn[0] != drawn[1]).mean() > 0.3  # new views every epoch
+    # Built on demand (a cache without kept views, e.g. loaded): the same batches.
+    rebuilt = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5)
+    again = rebuilt.view_dataset(x, np.arange(96), batch_size=40, seed=0, build_batch_size=7)
+    kept = cache.view_dataset(x, np.arange(96), batch_size=40, seed=0)
+    for got, want in zip(_epoch(again), _epoch(kept)):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_a_distiller_without_augmentation_learns_the_stored_views():
+    x, y = testing.digits(128)
+    teacher, student = _pair()
+    jitter = RandomDeformation(rotation=10.0, translation=1.0, image_shape=(8, 8))
+    cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5,
+                                    keep_views=True)
+    # A student equal to the teacher has zero loss iff each batch's logits are its inputs'.
+    distiller = kd.Distiller(teacher, student)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
+    history = distiller.fit(cache.view_dataset(x, y, batch_size=32, seed=1), epochs=2,
+                            verbose=0)
+    assert len(history.history["distillation_loss"]) == 2
+    assert max(history.history["distillation_loss"]) < 1e-6
+    # Control: the same logits with the plain images give a loss.
+    data_part = cache.fingerprint.rsplit("-", 1)[-1]
+    plain = kd.TeacherCache(cache.dense_logits()[:, 0], f"control-{data_part}")
+    history = distiller.fit(plain.inputs(x), y, batch_size=32, epochs=1, verbose=0)
+    assert history.history["distillation_loss"][0] > 1e-3
+    # The views are made already: augmenting again is refused, with the way out.
+    augmenting = kd.Distiller(teacher, student, augmentation=jitter)
+    augmenting.compile(alpha=0.0)
+    with pytest.raises(ValueError, match="view_dataset"):
+        augmenting.fit(cache.view_dataset(x, y, batch_size=32), epochs=1, verbose=0)
+    # A cache of another teacher is refused, as for `inputs`.
+    other, _ = _pair(seed=7)
+    stale = kd.Distiller(other, student)
+    stale.compile(alpha=0.0)
+    with pytest.raises(kd.errors.StaleCacheError, match="another teacher"):
+        stale.fit(cache.view_dataset(x, y, batch_size=32), epochs=1, verbose=0)
+
+
+def test_view_dataset_arguments_are_checked():
+    x, y = testing.digits(32)
+    teacher, _ = _pair()
+    jitter = RandomShift(1, (8, 8))
+    with pytest.raises(ValueError, match="`keep_views` must be a bool, and `True` only with"):
+        kd.TeacherCache.compute(teacher, x, keep_views=True)
+    with pytest.raises(ValueError, match="`keep_views` must be a bool"):
+        kd.TeacherCache.compute(teacher, x, views=2, augmentation=jitter, keep_views="yes")
+    with pytest.raises(ValueError, match="holds the plain inputs' logits only"):
+        kd.TeacherCache.compute(teacher, x).view_dataset(x, y)
+    cache = kd.TeacherCache.compute(teacher, x, views=2, augmentation=jitter)
+    with pytest.raises(ValueError, match="`y` has 31 samples; the cache holds 32"):
+        cache.view_dataset(x, y[:31])
+    with pytest.raises(ValueError, match="`sample_weight` needs `y`"):
+        cache.view_dataset(x, sample_weight=np.ones(32))
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
+        cache.view_dataset(x, y, batch_size=0)
+    with pytest.raises(ValueError, match="not the data this cache was computed on"):
+        cache.view_dataset(x[::-1], y)

@@ -30,11 +30,16 @@ def check_arguments(teacher, x, batch_size, top_k):
         )
     if packed_inputs.is_packed(x):
         raise ValueError("`x` already carries cached teacher logits; pass the plain inputs.")
-    for name, value in (("batch_size", batch_size), ("top_k", top_k)):
-        if value is None and name == "top_k":
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    positive_int(batch_size, "batch_size")
+    if top_k is not None:
+        positive_int(top_k, "top_k")
+
+
+def positive_int(value, name):
+    """`value` as an int; raises unless it is a positive integer (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
 
 
 def check_teacher_outputs(outputs):

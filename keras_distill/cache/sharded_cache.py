@@ -9,6 +9,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_distill.cache import cache_checks
 from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.cache import teacher_pass
@@ -24,12 +25,6 @@ from keras_distill.core.errors import StaleCacheError
 SETTINGS = "cache.json"
 KIND = "keras_distill sharded teacher cache"
 DTYPES = ("float16", "float32")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
 
 
 def shard_path(directory, index):
@@ -148,9 +143,9 @@ class ShardedTeacherCache:
             `open` checks that).
         """
         teacher, teacher_activation = teacher_pass.unwrap(teacher, teacher_activation)
-        shard_size = _positive_int(shard_size, "shard_size")
-        batch_size = _positive_int(batch_size, "batch_size")
-        num_workers = _positive_int(num_workers, "num_workers")
+        shard_size = cache_checks.positive_int(shard_size, "shard_size")
+        batch_size = cache_checks.positive_int(batch_size, "batch_size")
+        num_workers = cache_checks.positive_int(num_workers, "num_workers")
         if not isinstance(worker_index, int) or not 0 <= worker_index < num_workers:
             raise ValueError(
                 f"`worker_index` must be an integer in [0, num_workers={num_workers}). "
@@ -159,7 +154,7 @@ class ShardedTeacherCache:
         if dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={dtype!r}")
         if top_k is not None:
-            top_k = _positive_int(top_k, "top_k")
+            top_k = cache_checks.positive_int(top_k, "top_k")
         teacher_pass.check_single_process(
             "ShardedTeacherCache.build", "`ShardedTeacherCache.open(folder, teacher=teacher, x=x)`"
         )
@@ -317,7 +312,7 @@ class ShardedTeacherCache:
                 )
         if sample_weight is not None and y is None:
             raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = cache_checks.positive_int(batch_size, "batch_size")
         if shards is None:
             shards = range(self.num_shards)
         shards = list(shards)

@@ -14,6 +14,8 @@ from keras_distill.cache import cache_file
 from keras_distill.cache import fingerprint as fingerprint_lib
 from keras_distill.cache import teacher_pass
 from keras_distill.cache.teacher_outputs import TeacherOutputs
+from keras_distill.cache.view_batches import ViewBatches
+from keras_distill.cache.views import build_views
 from keras_distill.cache.views import check_views
 from keras_distill.cache.views import label_views
 from keras_distill.cache.views import view_seeds
@@ -63,6 +65,10 @@ class TeacherCache:
     and step, rebuilds it, and the student learns the teacher's logits for
     exactly the input it sees, without running the teacher (Beyer et al.
     2022 show that a teacher inconsistent with the student's view hurts).
+    Rebuilding a costly view every step (e.g. `RandomDeformation`) can be
+    traded for memory: `view_dataset` stores all K views once (K times the
+    size of `x`) and serves one per example and epoch, with its logits, to a
+    `Distiller` built without `augmentation`.
 
     Caching is wrong for other random augmentation (the cached logits belong
     to the un-augmented sample): the `Distiller` warns when the student holds
@@ -116,6 +122,7 @@ class TeacherCache:
         self._views = views
         self._view_seed = int(view_seed)
         self._augmentation = augmentation
+        self._stored_views = None  # Kept by `compute(..., keep_views=True)`.
 
     @classmethod
     def compute(
@@ -131,6 +138,7 @@ class TeacherCache:
         views=None,
         augmentation=None,
         seed=0,
+        keep_views=False,
     ):
         """Runs the teacher once over `x` (or K augmented views of it) and returns its logits.
 
@@ -160,6 +168,9 @@ class TeacherCache:
                 `RandomShift`): view `k` of example `i` is
                 `augmentation(x[i], seed[i, k])`. Defaults to `None`.
             seed: The seed of the views' seeds. Defaults to `0`.
+            keep_views: Keep the views the teacher labelled, in memory (not
+                in `path`), for `view_dataset`, which then need not build
+                them again. Needs `views`. Defaults to `False`.
 
         Returns:
             A `TeacherCache`.
@@ -172,6 +183,11 @@ class TeacherCache:
         data_checks.check_samples(x, "x")
         cache_checks.check_top_k(teacher, top_k)
         check_views(views, augmentation, seed)
+        if not isinstance(keep_views, bool) or (keep_views and views is None):
+            raise ValueError(
+                "`keep_views` must be a bool, and `True` only with `views`. Received: "
+                f"keep_views={keep_views!r}, views={views!r}"
+            )
         logits_fn = teacher_pass.logits_fn(teacher, teacher_activation)
         storage = views_part(views, augmentation, seed)
         expected = fingerprint_lib.fingerprint(
@@ -188,8 +204,13 @@ class TeacherCache:
         )
         model = TeacherOutputs(logits_fn, top_k)
         model.compile(optimizer=None, jit_compile=jit_compile)
+        stored = None
         if views is None:
             outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
+        elif keep_views:
+            outputs, stored = label_views(
+                model, x, views, augmentation, seed, batch_size, verbose, keep=True
+            )
         else:
             outputs = label_views(model, x, views, augmentation, seed, batch_size, verbose)
         cache_checks.check_teacher_outputs(outputs)
@@ -197,6 +218,7 @@ class TeacherCache:
             outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,
             augmentation=augmentation,
         )
+        cache._stored_views = stored
         if path is not None:
             cache.save(path)
         return cache
@@ -311,6 +333,66 @@ class TeacherCache:
         dataset = tf.data.Dataset.from_tensor_slices(element[0] if len(element) == 1 else element)
         self._mark_origin(dataset)
         return dataset
+
+    def view_dataset(
+        self, x, y=None, sample_weight=None, batch_size=32, shuffle=True, seed=None,
+        build_batch_size=1000,
+    ):
+        """Batches of stored views and their logits, `(packed inputs, y[, w])`, for `Distiller.fit`.
+
+        The alternative to rebuilding a view in every step (`inputs`) when
+        the augmentation costs more than memory: all K views of `x` are held
+        as arrays (kept by `compute(..., keep_views=True)`, or built here
+        once, K times the memory of `x`). Every epoch, each example comes
+        once, as one of its K views drawn at random, with the teacher's
+        cached outputs for exactly that view. Fit a `Distiller` built
+        *without* `augmentation` on it: the views are already made.
+
+        Args:
+            x: The same inputs, in the same order, as given to `compute`.
+            y: Labels. Defaults to `None`.
+            sample_weight: Per-sample weights. Defaults to `None`.
+            batch_size: Samples per batch. Defaults to `32`.
+            shuffle: Draw a new order of the examples every epoch (the
+                views are drawn anew every epoch either way). Defaults to
+                `True`.
+            seed: Seed of the order and of the views drawn. Defaults to
+                `None`.
+            build_batch_size: Examples augmented at a time when the views
+                are built here. Defaults to `1000`.
+
+        Returns:
+            A `keras.utils.PyDataset`.
+
+        Raises:
+            ValueError: When the cache holds no views, or `x`, `y` or
+                `sample_weight` do not match it.
+        """
+        if not self._views:
+            raise ValueError(
+                "`view_dataset` serves the augmented views of a cache computed with "
+                "`views=K, augmentation=...`; this cache holds the plain inputs' logits "
+                "only. Use `cache.inputs(x)` or `cache.dataset(x)`."
+            )
+        cache_checks.check_data(x, len(self), self._fingerprint)
+        for name, values in (("y", y), ("sample_weight", sample_weight)):
+            if values is not None and len(values) != len(self):
+                raise ValueError(
+                    f"`{name}` has {len(values)} samples; the cache holds {len(self)}."
+                )
+        if sample_weight is not None and y is None:
+            raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
+        batch_size = cache_checks.positive_int(batch_size, "batch_size")
+        build_batch_size = cache_checks.positive_int(build_batch_size, "build_batch_size")
+        if self._stored_views is None:
+            self._stored_views = build_views(
+                x, self._views, self._augmentation, self._view_seed, build_batch_size
+            )
+        batches = ViewBatches(
+            self._stored_views, self._outputs, y, sample_weight, batch_size, shuffle, seed
+        )
+        self._mark_origin(batches)
+        return batches
 
     def dense_logits(self):
         """The cached logits as a dense float32 NumPy array.

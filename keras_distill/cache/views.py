@@ -51,22 +51,56 @@ def view_seeds(num_samples, views, seed):
     return np.stack(columns, axis=1).astype("int32")
 
 
-def label_views(model, x, views, augmentation, seed, batch_size, verbose):
-    """The teacher outputs of every view, stacked on axis 1: `(samples, views, ...)`."""
+def make_view(x, seeds, augmentation, batch_size):
+    """One view of every example of `x` (NumPy), view `i` from `seeds[i]`, built in batches."""
+    num_samples = np.shape(keras.tree.flatten(x)[0])[0]
+    parts = []
+    for start in range(0, num_samples, batch_size):
+        rows = slice(start, start + batch_size)
+        batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
+        parts.append(
+            keras.tree.map_structure(keras.ops.convert_to_numpy, augmentation(batch, seeds[rows]))
+        )
+    return keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
+
+
+def label_views(model, x, views, augmentation, seed, batch_size, verbose, keep=False):
+    """The teacher outputs of every view, stacked on axis 1: `(samples, views, ...)`.
+
+    With `keep`, returns `(outputs, stored)`, where `stored` holds the views
+    themselves (see `build_views`).
+    """
     num_samples = np.shape(keras.tree.flatten(x)[0])[0]
     seeds = view_seeds(num_samples, views, seed)
     per_view = []
+    stored = None
     for k in range(views):
-        parts = []
-        for start in range(0, num_samples, batch_size):
-            rows = slice(start, start + batch_size)
-            batch = keras.tree.map_structure(lambda a, rows=rows: a[rows], x)
-            parts.append(
-                keras.tree.map_structure(
-                    keras.ops.convert_to_numpy,
-                    augmentation(batch, seeds[start : start + batch_size, k]),
-                )
-            )
-        augmented = keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
+        augmented = make_view(x, seeds[:, k], augmentation, batch_size)
         per_view.append(model.predict(augmented, batch_size=batch_size, verbose=verbose))
-    return keras.tree.map_structure(lambda *a: np.stack(a, axis=1), *per_view)
+        if keep:
+            stored = _store(stored, k, augmented, views)
+    outputs = keras.tree.map_structure(lambda *a: np.stack(a, axis=1), *per_view)
+    return (outputs, stored) if keep else outputs
+
+
+def build_views(x, views, augmentation, seed, batch_size):
+    """Every view of every example, each array of shape `(views, samples, ...)`.
+
+    The same views as the teacher labelled in `label_views` (each is a pure
+    function of its example and seed).
+    """
+    num_samples = np.shape(keras.tree.flatten(x)[0])[0]
+    seeds = view_seeds(num_samples, views, seed)
+    stored = None
+    for k in range(views):
+        stored = _store(stored, k, make_view(x, seeds[:, k], augmentation, batch_size), views)
+    return stored
+
+
+def _store(stored, k, view, views):
+    """Writes `view` as view `k` of `stored`, allocated on the first call (no second copy)."""
+    if stored is None:
+        stored = keras.tree.map_structure(lambda a: np.empty((views,) + a.shape, a.dtype), view)
+    for store, array in zip(keras.tree.flatten(stored), keras.tree.flatten(view)):
+        store[k] = array
+    return stored

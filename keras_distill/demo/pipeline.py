@@ -251,16 +251,22 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
     """Distils `student` with the teacher labelling every batch exactly as the
     student sees it, jittered or deformed and (per the recipe) mixed up (Beyer
     et al. 2022): online, or from `recipe.consistent_views` deformed views of
-    every image labelled once (a `TeacherCache`, rebuilt in the step from their
-    seeds). Returns the `Distiller` and its History."""
+    every image labelled once (a `TeacherCache` whose views are kept and
+    served by `view_dataset`, one per image and epoch). Returns the
+    `Distiller` and its History."""
     views = augmentation(dataset, recipe)
-    inputs = dataset.x_train
+    fit_data = dict(x=dataset.x_train, y=dataset.y_train,
+                    batch_size=recipe.consistent_batch_size)
     if recipe.consistent_views:
         cache = TeacherCache.compute(
             teacher, dataset.x_train, views=recipe.consistent_views, augmentation=views,
-            seed=seed, batch_size=1000,
+            seed=seed, batch_size=1000, keep_views=True,
         )
-        inputs = cache.inputs(dataset.x_train)
+        # The views are made: the Distiller neither augments nor runs the teacher.
+        fit_data = dict(x=cache.view_dataset(
+            dataset.x_train, dataset.y_train, batch_size=recipe.consistent_batch_size, seed=seed,
+        ))
+        views = None
     distiller = Distiller(
         teacher=teacher, student=student, augmentation=views,
         mix=MixUp() if recipe.consistent_mixup else None, seed=seed,
@@ -271,8 +277,8 @@ def distil_consistently(teacher, student, dataset, recipe, seed, verbose):
     if verbose and recipe.consistent_mixup:
         print(MIXUP_ACCURACY_NOTE, flush=True)
     history = distiller.fit(
-        inputs, dataset.y_train, batch_size=recipe.consistent_batch_size,
-        epochs=recipe.consistent_epochs, validation_data=(dataset.x_test, dataset.y_test),
+        **fit_data, epochs=recipe.consistent_epochs,
+        validation_data=(dataset.x_test, dataset.y_test),
         **progress.fit_arguments(verbose, recipe.consistent_epochs),
     )
     return distiller, history

@@ -137,5 +137,6 @@ def check_no_augmentation_with_cache(augmentation, mix):
             "but `x` carries cached teacher logits, which belong to the "
             "un-augmented inputs. Pass the plain inputs (the teacher then labels "
             "every augmented view), or build the Distiller without "
-            "`augmentation`/`mix`."
+            "`augmentation`/`mix`. (A `TeacherCache.view_dataset` already holds the "
+            "augmented views: fit a Distiller without `augmentation` on it.)"
         )
