@@ -226,3 +226,22 @@ def test_view_dataset_arguments_are_checked():
         cache.view_dataset(x, y, batch_size=0)
     with pytest.raises(ValueError, match="not the data this cache was computed on"):
         cache.view_dataset(x[::-1], y)
+
+
+def test_view_dataset_serves_top_k_fields_of_the_drawn_view():
+    x, y = testing.digits(64)
+    teacher, student = _pair()
+    jitter = RandomShift(1, (8, 8))
+    cache = kd.TeacherCache.compute(teacher, x, views=2, augmentation=jitter, seed=3, top_k=4)
+    packed, _ = cache.view_dataset(x, y, batch_size=64, shuffle=False, seed=0)[0]
+    fields = packed["keras_distill_teacher_top_k"]
+    assert {name: value.shape for name, value in fields.items()} == {
+        "indices": (64, 4), "log_probs": (64, 4), "tail_mass": (64,)
+    }
+    # Each row is the top-k of the teacher on the very view served.
+    want = np.argsort(-_np(teacher(packed["keras_distill_inputs"])), axis=-1)[:, :4]
+    np.testing.assert_array_equal(np.sort(fields["indices"], -1), np.sort(want, -1))
+    distiller = kd.Distiller(teacher, student)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
+    history = distiller.fit(cache.view_dataset(x, y, batch_size=32, seed=1), epochs=1, verbose=0)
+    assert history.history["distillation_loss"][0] < 1e-5
