@@ -145,12 +145,18 @@ def _epoch(batches):
     return np.concatenate(inputs), np.concatenate(logits), np.concatenate(rows)
 
 
-def test_view_dataset_serves_every_example_once_an_epoch_as_one_labelled_view():
-    x, _ = testing.digits(96)
-    teacher, _ = _pair()
+def _deformed_views(num_samples, keep_views=True):
+    """Digits, a teacher and an equal student, and a cache of 3 deformed views (seed 5)."""
+    x, y = testing.digits(num_samples)
+    teacher, student = _pair()
     jitter = RandomDeformation(rotation=10.0, translation=1.0, image_shape=(8, 8))
     cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5,
-                                    keep_views=True)
+                                    keep_views=keep_views)
+    return x, y, teacher, student, jitter, cache
+
+
+def test_view_dataset_serves_every_example_once_an_epoch_as_one_labelled_view():
+    x, _, teacher, _, jitter, cache = _deformed_views(96)
     all_views = np.stack([_np(jitter(x, view_seeds(96, 3, 5)[:, k])) for k in range(3)])
     cached = cache.dense_logits()
     batches = cache.view_dataset(x, np.arange(96), batch_size=40, seed=0)
@@ -169,7 +175,7 @@ def test_view_dataset_serves_every_example_once_an_epoch_as_one_labelled_view():
     assert set(drawn[0]) == {0, 1, 2}
     assert (drawn[0] != drawn[1]).mean() > 0.3  # new views every epoch
     # Built on demand (a cache without kept views, e.g. loaded): the same batches.
-    rebuilt = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5)
+    rebuilt = _deformed_views(96, keep_views=False)[-1]
     again = rebuilt.view_dataset(x, np.arange(96), batch_size=40, seed=0, build_batch_size=7)
     kept = cache.view_dataset(x, np.arange(96), batch_size=40, seed=0)
     for got, want in zip(_epoch(again), _epoch(kept)):
@@ -177,11 +183,7 @@ def test_view_dataset_serves_every_example_once_an_epoch_as_one_labelled_view():
 
 
 def test_a_distiller_without_augmentation_learns_the_stored_views():
-    x, y = testing.digits(128)
-    teacher, student = _pair()
-    jitter = RandomDeformation(rotation=10.0, translation=1.0, image_shape=(8, 8))
-    cache = kd.TeacherCache.compute(teacher, x, views=3, augmentation=jitter, seed=5,
-                                    keep_views=True)
+    x, y, teacher, student, jitter, cache = _deformed_views(128)
     # A student equal to the teacher has zero loss iff each batch's logits are its inputs'.
     distiller = kd.Distiller(teacher, student)
     distiller.compile(optimizer=keras.optimizers.SGD(0.0), alpha=0.0, temperature=1.0)
