@@ -207,12 +207,10 @@ class TeacherCache:
         stored = None
         if views is None:
             outputs = model.predict(x, batch_size=batch_size, verbose=verbose)
-        elif keep_views:
-            outputs, stored = label_views(
-                model, x, views, augmentation, seed, batch_size, verbose, keep=True
-            )
         else:
-            outputs = label_views(model, x, views, augmentation, seed, batch_size, verbose)
+            outputs, stored = label_views(
+                model, x, views, augmentation, seed, batch_size, verbose, keep=keep_views
+            )
         cache_checks.check_teacher_outputs(outputs)
         cache = cls(
             outputs, expected, num_classes=model.num_classes, views=views, view_seed=seed,

@@ -65,11 +65,9 @@ def make_view(x, seeds, augmentation, batch_size):
 
 
 def label_views(model, x, views, augmentation, seed, batch_size, verbose, keep=False):
-    """The teacher outputs of every view, stacked on axis 1: `(samples, views, ...)`.
-
-    With `keep`, returns `(outputs, stored)`, where `stored` holds the views
-    themselves (see `build_views`).
-    """
+    """`(outputs, stored)`: the teacher outputs of every view, stacked on axis 1
+    (`(samples, views, ...)`), and with `keep` the views themselves (see
+    `build_views`; else `None`)."""
     num_samples = np.shape(keras.tree.flatten(x)[0])[0]
     seeds = view_seeds(num_samples, views, seed)
     per_view = []
@@ -80,7 +78,7 @@ def label_views(model, x, views, augmentation, seed, batch_size, verbose, keep=F
         if keep:
             stored = _store(stored, k, augmented, views)
     outputs = keras.tree.map_structure(lambda *a: np.stack(a, axis=1), *per_view)
-    return (outputs, stored) if keep else outputs
+    return outputs, stored
 
 
 def build_views(x, views, augmentation, seed, batch_size):
