@@ -42,6 +42,15 @@ def positive_int(value, name):
     return int(value)
 
 
+def check_labels(y, sample_weight, num_samples):
+    """Raises unless `y` and `sample_weight` (each optional) hold `num_samples` samples."""
+    for name, values in (("y", y), ("sample_weight", sample_weight)):
+        if values is not None and len(values) != num_samples:
+            raise ValueError(f"`{name}` has {len(values)} samples; the cache holds {num_samples}.")
+    if sample_weight is not None and y is None:
+        raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
+
+
 def check_teacher_outputs(outputs):
     """Raises when the teacher pass gave NaN or inf, before any cache is written."""
     arrays = [outputs["log_probs"], outputs["tail_mass"]] if isinstance(outputs, dict) else [outputs]

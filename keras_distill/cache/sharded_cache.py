@@ -305,13 +305,7 @@ class ShardedTeacherCache:
             raise ValueError(
                 f"`x` has {_num_samples(x)} samples; the cache holds {self.num_samples}."
             )
-        for name, values in (("y", y), ("sample_weight", sample_weight)):
-            if values is not None and len(values) != self.num_samples:
-                raise ValueError(
-                    f"`{name}` has {len(values)} samples; the cache holds {self.num_samples}."
-                )
-        if sample_weight is not None and y is None:
-            raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
+        cache_checks.check_labels(y, sample_weight, self.num_samples)
         batch_size = cache_checks.positive_int(batch_size, "batch_size")
         if shards is None:
             shards = range(self.num_shards)

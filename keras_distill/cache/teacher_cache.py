@@ -373,13 +373,7 @@ class TeacherCache:
                 "only. Use `cache.inputs(x)` or `cache.dataset(x)`."
             )
         cache_checks.check_data(x, len(self), self._fingerprint)
-        for name, values in (("y", y), ("sample_weight", sample_weight)):
-            if values is not None and len(values) != len(self):
-                raise ValueError(
-                    f"`{name}` has {len(values)} samples; the cache holds {len(self)}."
-                )
-        if sample_weight is not None and y is None:
-            raise ValueError("`sample_weight` needs `y`: pass the labels as well.")
+        cache_checks.check_labels(y, sample_weight, len(self))
         batch_size = cache_checks.positive_int(batch_size, "batch_size")
         build_batch_size = cache_checks.positive_int(build_batch_size, "build_batch_size")
         if self._stored_views is None:
